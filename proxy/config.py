@@ -1,0 +1,271 @@
+"""Configuration: one TOML file loaded once into a frozen dataclass tree.
+
+Every key is documented in ``config.example.toml`` (a test checks that). Loading
+validates everything in one pass and reports every problem together. Secrets may
+come from the environment: any string value ``"env:NAME"`` is replaced by the
+value of environment variable NAME; ``PGACCEL_ORIGIN_PASSWORD`` sets the origin
+password when the DSN has none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    # host:port the proxy listens on
+    listen: str = "127.0.0.1:6432"
+    # most client connections at once; more get 53300
+    max_client_connections: int = 2000
+    # largest protocol message accepted from a client, bytes
+    max_message_size: int = 64 * 1024 * 1024
+    # seconds a shutdown waits for running statements before closing sessions
+    shutdown_timeout: float = 10.0
+    # log level: debug, info, warning, error
+    log_level: str = "info"
+    # log format: text or json
+    log_format: str = "text"
+    # host:port of the Prometheus metrics endpoint; empty disables it
+    metrics_listen: str = ""
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    # disable | allow | require: whether clients may / must use TLS
+    mode: str = "disable"
+    # PEM certificate and key files
+    cert: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    # scram-sha-256 | md5 | trust | passthrough (the origin checks the client's own password)
+    method: str = "passthrough"
+    # user -> plaintext password (or "env:VAR"); used to check clients and to log in upstream
+    users: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OriginConfig:
+    # libpq-style URL or key=value DSN of the origin Postgres (used for mirror sync and defaults)
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # seconds to wait for an origin connection
+    connect_timeout: float = 5.0
+    # idle upstream connections kept per (user, database) for reuse
+    pool_size: int = 20
+    # seconds an idle upstream connection is kept
+    idle_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    # how many routing decisions are memoised (by statement text and session settings)
+    memo_size: int = 20000
+
+
+@dataclass(frozen=True)
+class MirrorConfig:
+    # mirror origin tables into DuckDB and answer reads from it
+    enabled: bool = False
+    # DuckDB database file of the mirror
+    path: str = "pgaccel-data/mirror.duckdb"
+    # tables to mirror: "schema.table" names or globs such as "public.*"
+    tables: list = field(default_factory=lambda: ["public.*"])
+    # tables to leave out, same syntax
+    exclude: list = field(default_factory=list)
+    # snapshot | logical | watermark
+    mode: str = "snapshot"
+    # take a snapshot when serve starts if the mirror file has none
+    sync_on_start: bool = True
+    # DuckDB worker threads
+    threads: int = 2
+    # DuckDB memory limit, e.g. "4GB"
+    memory_limit: str = "4GB"
+    # most staleness allowed, seconds; older mirror tables are not used (session: SET pgaccel.max_staleness)
+    max_staleness: float = -1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    origin: OriginConfig = field(default_factory=OriginConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    mirror: MirrorConfig = field(default_factory=MirrorConfig)
+
+    def replace(self, section: str, **kw) -> "Config":
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **kw)})
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
+_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.I)
+
+
+def parse_size(v) -> int:
+    if isinstance(v, int):
+        return v
+    m = _SIZE.match(str(v))
+    if not m:
+        raise ValueError(f"not a size: {v!r}")
+    n = float(m.group(1))
+    unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
+    return int(n * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
+
+
+def parse_duration(v) -> float:
+    if isinstance(v, (int, float)):
+        return float(v)
+    m = _DUR.match(str(v))
+    if not m:
+        raise ValueError(f"not a duration: {v!r}")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[
+        m.group(2).lower() if m.group(2) else None]
+
+
+_CHOICES = {
+    ("server", "log_level"): {"debug", "info", "warning", "error"},
+    ("server", "log_format"): {"text", "json"},
+    ("tls", "mode"): {"disable", "allow", "require"},
+    ("auth", "method"): {"scram-sha-256", "md5", "trust", "passthrough"},
+    ("mirror", "mode"): {"snapshot", "logical", "watermark"},
+}
+_SIZES = {("server", "max_message_size")}
+_DURATIONS = {("server", "shutdown_timeout"), ("origin", "connect_timeout"),
+              ("origin", "idle_timeout"), ("mirror", "max_staleness")}
+
+
+def _resolve_env(v, where: str, problems: list[str]):
+    if isinstance(v, str) and v.startswith("env:"):
+        name = v[4:]
+        if name not in os.environ:
+            problems.append(f"{where}: environment variable {name} is not set")
+            return ""
+        return os.environ[name]
+    if isinstance(v, dict):
+        return {k: _resolve_env(x, f"{where}.{k}", problems) for k, x in v.items()}
+    return v
+
+
+def _coerce(section: str, key: str, tp, v, problems: list[str]):
+    where = f"{section}.{key}"
+    try:
+        if (section, key) in _SIZES:
+            return parse_size(v)
+        if (section, key) in _DURATIONS:
+            return parse_duration(v)
+    except ValueError as e:
+        problems.append(f"{where}: {e}")
+        return None
+    origin = typing.get_origin(tp) or tp
+    ok = {
+        bool: lambda x: isinstance(x, bool),
+        int: lambda x: isinstance(x, int) and not isinstance(x, bool),
+        float: lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
+        str: lambda x: isinstance(x, str),
+        list: lambda x: isinstance(x, list),
+        dict: lambda x: isinstance(x, dict),
+    }[origin](v)
+    if not ok:
+        problems.append(f"{where}: expected {origin.__name__}, got {type(v).__name__} {v!r}")
+        return None
+    choices = _CHOICES.get((section, key))
+    if choices and v not in choices:
+        problems.append(f"{where}: {v!r} is not one of {', '.join(sorted(choices))}")
+        return None
+    return float(v) if origin is float else v
+
+
+def from_dict(data: dict) -> Config:
+    problems: list[str] = []
+    sections = {}
+    hints = typing.get_type_hints(Config)
+    for name, sub in data.items():
+        if name not in hints:
+            problems.append(f"unknown section [{name}]")
+            continue
+        if not isinstance(sub, dict):
+            problems.append(f"[{name}] must be a table")
+            continue
+        cls = hints[name]
+        fields = typing.get_type_hints(cls)
+        kw = {}
+        for key, v in sub.items():
+            if key not in fields:
+                problems.append(f"unknown key {name}.{key}")
+                continue
+            v = _resolve_env(v, f"{name}.{key}", problems)
+            cv = _coerce(name, key, fields[key], v, problems)
+            if cv is not None:
+                kw[key] = cv
+        sections[name] = kw
+    cfg = Config()
+    if not problems:
+        for name, kw in sections.items():
+            cfg = cfg.replace(name, **kw)
+        problems.extend(validate(cfg))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def validate(cfg: Config) -> list[str]:
+    problems = []
+    try:
+        split_hostport(cfg.server.listen)
+    except ValueError as e:
+        problems.append(f"server.listen: {e}")
+    if cfg.server.metrics_listen:
+        try:
+            split_hostport(cfg.server.metrics_listen)
+        except ValueError as e:
+            problems.append(f"server.metrics_listen: {e}")
+    if cfg.tls.mode != "disable":
+        for k in ("cert", "key"):
+            p = getattr(cfg.tls, k)
+            if not p:
+                problems.append(f"tls.{k}: required when tls.mode is {cfg.tls.mode}")
+            elif not os.path.exists(p):
+                problems.append(f"tls.{k}: file {p} does not exist")
+    if cfg.auth.method in ("scram-sha-256", "md5") and not cfg.auth.users:
+        problems.append(f"auth.users: auth.method {cfg.auth.method} needs at least one user")
+    for k, v in cfg.auth.users.items():
+        if not isinstance(v, str):
+            problems.append(f"auth.users.{k}: expected a password string")
+    return problems
+
+
+def load(path: str | None, overrides: dict | None = None) -> Config:
+    data: dict = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError([f"config file {path} not found"])
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError([f"{path}: {e}"])
+    for dotted, v in (overrides or {}).items():
+        section, key = dotted.split(".", 1)
+        data.setdefault(section, {})[key] = v
+    return from_dict(data)
+
+
+def split_hostport(s: str) -> tuple[str, int]:
+    host, sep, port = s.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {s!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
