@@ -101,7 +101,7 @@ class FrameReader:
             end = pos + 1 + length
             if end > n:
                 break
-            frames.append((buf[pos:pos + 1], pos - start, end - start))
+            frames.append((bytes(buf[pos:pos + 1]), pos - start, end - start))
             pos = end
         data = bytes(buf[start:pos])
         self._pos = pos
