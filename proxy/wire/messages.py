@@ -522,7 +522,7 @@ class ErrorResponse:
 
     def encode(self) -> bytes:
         return frame(self.TYPE, b"".join(
-            k.encode() + _cstr(v) for k, v in self.fields) + b"\0")
+            k.encode("latin-1") + _cstr(v) for k, v in self.fields) + b"\0")
 
     def get(self, code: str, default: str | None = None) -> str | None:
         for k, v in self.fields:
