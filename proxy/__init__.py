@@ -1,0 +1,3 @@
+"""pgaccel: a PostgreSQL-wire query-acceleration proxy."""
+
+__version__ = "0.1.0"

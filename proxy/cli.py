@@ -1,0 +1,79 @@
+"""Command line: ``pgaccel serve | sync | demo | --version``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import __version__
+from .config import ConfigError, load
+
+log = logging.getLogger("pgaccel")
+
+
+def _config(args) -> "Config":
+    overrides = {}
+    if getattr(args, "listen", None):
+        overrides["server.listen"] = args.listen
+    if getattr(args, "origin", None):
+        overrides["origin.dsn"] = args.origin
+    return load(args.config, overrides)
+
+
+def cmd_serve(args) -> int:
+    from .observe import setup_logging
+    from .server import install_uvloop, serve_main
+
+    cfg = _config(args)
+    setup_logging(cfg.server.log_level, cfg.server.log_format)
+    install_uvloop()
+    asyncio.run(serve_main(cfg))
+    return 0
+
+
+def cmd_sync(args) -> int:
+    from mirror.sync import run_sync
+    from .observe import setup_logging
+
+    cfg = _config(args)
+    setup_logging(cfg.server.log_level, cfg.server.log_format)
+    report = run_sync(cfg.origin.dsn, cfg.mirror.path, cfg.mirror.tables, cfg.mirror.exclude,
+                      progress=lambda *a: print(*a, flush=True))
+    print(report)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="pgaccel", description="PostgreSQL query-acceleration proxy")
+    p.add_argument("--version", action="version", version=f"pgaccel {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="serve clients in front of the origin")
+    s.add_argument("--config", help="TOML configuration file (see config.example.toml)")
+    s.add_argument("--listen", help="HOST:PORT to listen on (overrides server.listen)")
+    s.add_argument("--origin", help="origin DSN (overrides origin.dsn)")
+    s.set_defaults(fn=cmd_serve)
+    y = sub.add_parser("sync", help="snapshot the configured origin tables into the mirror now")
+    y.add_argument("--config", required=True)
+    y.add_argument("--origin", help="origin DSN (overrides origin.dsn)")
+    y.set_defaults(fn=cmd_sync)
+    d = sub.add_parser("demo", help="throwaway Postgres with TPC-H data, mirrored, served by pgaccel")
+    d.add_argument("--port", type=int, default=6432, help="port pgaccel listens on (0: any free port)")
+    d.add_argument("--sf", type=float, default=0.1, help="TPC-H scale factor of the sample data")
+    d.add_argument("--once", action="store_true", help="print the comparison and exit (no serving)")
+    d.set_defaults(fn=cmd_demo)
+    args = p.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        print(f"pgaccel: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

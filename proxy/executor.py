@@ -1,0 +1,586 @@
+"""Carrying out a Route that pgaccel answers itself (admin statements, mirror
+reads), and falling back to the origin when the mirror cannot answer.
+
+Runs only while the session is in LOCAL mode (the origin's answers are
+captured, see session.py). The contract: a statement is executed exactly once
+— on the mirror, or, when anything stops the mirror before the first row is
+sent (DuckDB error, a column type the encoder cannot render identically, no
+privilege, settings changed the route), on the origin.
+
+For a mirror read the origin still does the cheap part: it parses and
+describes the statement (so names, type OIDs, typmods, parameter types and
+syntax errors are exactly Postgres's) and answers ``has_table_privilege``.
+DuckDB does the expensive part: scanning and aggregating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from dataclasses import dataclass
+
+from . import admin
+from .errors import PgError
+from .observe import STATS, StatementEvent
+from .session import LocalPortal, Statement, _cstr_at
+from .wire import codes as c
+from .wire.framing import frame
+from .wire.messages import (BindComplete, CloseComplete, CommandComplete, NoData,
+                            ParameterDescription, ParseComplete, PortalSuspended, ReadyForQuery,
+                            RowDescription, decode_backend, decode_frontend, Field)
+
+log = logging.getLogger(__name__)
+
+ROWS_PER_BATCH = 2048
+_ABORT = frame(c.F_EXECUTE, b"pgaccel_abort_implicit_tx\0\0\0\0\0")
+
+
+class Fallback(Exception):
+    """The mirror cannot answer this one; run it on the origin. Carries a reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Execution:
+    """A running mirror query: the DuckDB reader and the encoders."""
+
+    reader: object
+    encoders: list
+    cursor: object
+    pending: object = None   # leftover RecordBatch (after a row limit)
+    rows: int = 0
+
+    def cancel(self) -> None:
+        try:
+            self.cursor.interrupt()
+        except Exception:
+            pass
+
+
+class Executor:
+    def __init__(self, server) -> None:
+        self.server = server
+        self.describe_memo: dict[tuple, tuple] = {}
+        self.freshness = None
+
+    async def start(self) -> None:
+        eng = self.server.mirror
+        if eng is None:
+            return
+        try:
+            from mirror.freshness import FreshnessTracker
+
+            self.freshness = FreshnessTracker.for_engine(eng, self.server.config)
+            await self.freshness.start()
+        except Exception as e:  # freshness unknown: every mirror route is then checked by age
+            log.warning("freshness tracking unavailable: %s", e)
+            self.freshness = None
+
+    def stop(self) -> None:
+        if self.freshness is not None:
+            try:
+                self.freshness.stop()
+            except Exception:
+                pass
+
+    def forget_descriptions(self) -> None:
+        self.describe_memo.clear()
+
+    # ------------------------------------------------------------------ checks shared by both protocols
+
+    async def _refresh_settings(self, s, extended: bool) -> None:
+        sql = ("SELECT current_setting('search_path'), current_setting('extra_float_digits'), "
+               "current_user, array_to_string(current_schemas(false), ','), "
+               "(SELECT count(*) FROM unnest(current_schemas(true)) x WHERE x::text LIKE 'pg_temp%'), "
+               "current_setting('bytea_output')")
+        rows = await (self._internal_extended(s, sql) if extended else s.internal_query(sql))
+        sp, efd, user, schemas, ntemp, bytea = rows[0]
+        sv = s.session_vars
+        sv["search_path"] = sp
+        sv["extra_float_digits"] = efd
+        sv["current_user"] = user
+        sv["search_path_list"] = tuple(x for x in schemas.split(",") if x) if schemas else ()
+        sv["has_temp"] = ntemp != "0"
+        sv["bytea_output"] = bytea
+        s.settings_dirty = False
+        s.ctx_cache = None
+
+    async def _internal_extended(self, s, sql: str) -> list[tuple]:
+        """Run a query that cannot fail without ending the client's implicit transaction
+        and without touching its unnamed statement or portal."""
+        from .wire.messages import Bind, Close, Execute, Parse
+
+        data = (Parse("pgaccel_s", sql).encode() + Bind("pgaccel_p", "pgaccel_s").encode() +
+                Execute("pgaccel_p").encode() + Close(b"P", "pgaccel_p").encode() +
+                Close(b"S", "pgaccel_s").encode())
+        got = await s.origin_roundtrip(data, until=(), forward=False)
+        # origin_roundtrip stops at the first terminal frame; read until the second CloseComplete
+        rows, closes, err = [], 0, None
+        frames = list(got)
+        while True:
+            for t, body in frames:
+                if t == c.B_DATA_ROW:
+                    m = decode_backend(t, body)
+                    rows.append(tuple(None if v is None else v.decode() for v in m.values))
+                elif t == c.B_CLOSE_COMPLETE:
+                    closes += 1
+                elif t == c.B_ERROR:
+                    err = decode_backend(t, body)
+            if err is not None:
+                raise PgError(err.message or "internal query failed", sqlstate=err.sqlstate)
+            if closes >= 2:
+                return rows
+            frames = [await s.origin_frame()]
+
+    async def _check_route(self, s, sql: str, extended: bool):
+        """Re-decide with fresh settings; check privileges and freshness. Returns the
+        route to use for the mirror, or raises Fallback."""
+        if s.settings_dirty:
+            await self._refresh_settings(s, extended)
+        route = s.decide(sql)
+        if route.target != "mirror":
+            raise Fallback(route.reason, route.detail)
+        if s.session_vars.get("pgaccel.mirror", "on").lower() in ("off", "false", "0"):
+            raise Fallback("mirror_disabled_for_session")
+        self._check_freshness(s, route)
+        if route.tables:
+            checks = ", ".join(
+                f"coalesce(has_table_privilege(to_regclass({_lit(_qual(sc, t))}), 'SELECT'), false)"
+                for sc, t in sorted(route.tables))
+            q = f"SELECT {checks}"
+            rows = await (self._internal_extended(s, q) if extended else s.internal_query(q))
+            if not all(v == "t" for v in rows[0]):
+                raise Fallback("no_privilege", "the role may not read every table from the mirror")
+        return route
+
+    def _check_freshness(self, s, route) -> None:
+        from .config import parse_duration
+
+        allowed = self.server.config.mirror.max_staleness
+        v = s.session_vars.get("pgaccel.max_staleness")
+        if v is not None:
+            allowed = parse_duration(v)
+        if allowed < 0:
+            allowed = float("inf")
+        tr = self.freshness
+        for sc, t in route.tables:
+            if tr is not None:
+                lag = tr.lag_seconds(sc, t)
+            else:
+                tab = self.server.mirror.catalog.get(sc, t)
+                lag = time.time() - tab.synced_at if tab is not None else float("inf")
+            if lag > allowed:
+                raise Fallback("mirror_stale", f"{sc}.{t} lags {lag:.1f}s, allowed {allowed:g}s")
+
+    def _settings(self, s):
+        from proxy.wire.values import OutputSettings
+
+        ctx = s.context()
+        return OutputSettings(timezone=ctx.timezone, datestyle=ctx.datestyle,
+                              intervalstyle=ctx.intervalstyle,
+                              extra_float_digits=ctx.extra_float_digits,
+                              bytea_output=s.session_vars.get("bytea_output", "hex"))
+
+    # ------------------------------------------------------------------ DuckDB execution
+
+    def _cursor(self, s):
+        if s.mirror_cursor is None:
+            s.mirror_cursor = self.server.mirror.cursor()
+            s.mirror_tz = None
+        return s.mirror_cursor
+
+    async def _start(self, s, route, params, fields, formats) -> Execution:
+        from proxy.wire.values import column_encoder
+
+        cur = self._cursor(s)
+        ctx = s.context()
+        settings = self._settings(s)
+
+        def run():
+            if s.mirror_tz != ctx.timezone:
+                cur.execute(f"SET TimeZone = {_lit(ctx.timezone)}")
+                s.mirror_tz = ctx.timezone
+            cur.execute(route.sql, list(params) if params else None)
+            reader = cur.fetch_record_batch(ROWS_PER_BATCH)
+            return reader
+
+        handle = Execution(None, [], cur)
+        s.executing_local = handle
+        try:
+            reader = await self.server.mirror.run(run)
+        except Exception as e:
+            msg = str(e).split("\n")[0][:300]
+            if "INTERRUPT" in msg.upper():
+                raise PgError("canceling statement due to user request", sqlstate=c.QUERY_CANCELED)
+            raise Fallback("mirror_error", msg)
+        finally:
+            s.executing_local = None
+        schema = reader.schema
+        if fields is None or len(schema) != len(fields):
+            raise Fallback("result_shape_differs",
+                           f"mirror returned {len(schema)} columns, origin describes "
+                           f"{0 if fields is None else len(fields)}")
+        encoders = []
+        for i, f in enumerate(fields):
+            fmt = formats[0] if len(formats) == 1 else (formats[i] if formats else 0)
+            enc = column_encoder(f.type_oid, f.type_modifier, fmt, schema.field(i).type, settings)
+            if enc is None:
+                raise Fallback("type_not_encodable",
+                               f"column {f.name}: {schema.field(i).type} as type {f.type_oid}")
+            encoders.append(enc)
+        handle.reader, handle.encoders = reader, encoders
+        return handle
+
+    async def _stream(self, s, ex: Execution, max_rows: int) -> bool:
+        """Send DataRows; True when the result is exhausted, False when suspended."""
+        from proxy.wire.values import encode_data_rows
+
+        w = s.writer
+        sent = 0
+        loop_run = self.server.mirror.run
+        while True:
+            batch = ex.pending
+            ex.pending = None
+            if batch is None:
+                s.executing_local = ex
+                try:
+                    batch = await loop_run(_next_batch, ex.reader)
+                except Exception as e:
+                    msg = str(e).split("\n")[0]
+                    if "INTERRUPT" in msg.upper():
+                        raise PgError("canceling statement due to user request", sqlstate=c.QUERY_CANCELED)
+                    raise PgError(f"mirror query failed: {msg}", sqlstate=c.INTERNAL_ERROR)
+                finally:
+                    s.executing_local = None
+                if batch is None:
+                    return True
+            if max_rows and sent + batch.num_rows > max_rows:
+                take = max_rows - sent
+                ex.pending = batch.slice(take)
+                batch = batch.slice(0, take)
+            if batch.num_rows:
+                w.write(encode_data_rows(batch, ex.encoders))
+                sent += batch.num_rows
+                ex.rows += batch.num_rows
+                if w.transport.get_write_buffer_size() > 262144:
+                    await w.drain()
+            if max_rows and sent >= max_rows:
+                if ex.pending is None:
+                    nxt = await loop_run(_next_batch, ex.reader)
+                    if nxt is None:
+                        return True
+                    ex.pending = nxt
+                return False
+
+    # ------------------------------------------------------------------ simple protocol
+
+    async def run_simple(self, s, sql: str, route) -> bool:
+        """Answer a simple Query from the mirror. False: relay it to the origin instead."""
+        t0 = time.perf_counter()
+        try:
+            route = await self._check_route(s, sql, extended=False)
+            fields = await self._describe_simple(s, sql)
+            ex = await self._start(s, route, (), fields, ())
+        except Fallback as f:
+            s.fallback_reason = f.reason
+            STATS.counters["mirror_fallbacks"] += 1
+            log.debug("session %d: mirror fallback (%s: %s) for %s", s.id, f.reason, f.detail, sql[:120])
+            return False
+        w = s.writer
+        w.write(RowDescription(fields).encode())
+        try:
+            await self._stream(s, ex, 0)
+        except PgError as e:
+            w.write(e.response().encode())
+            w.write(ReadyForQuery(s.status).encode())
+            return True
+        w.write(CommandComplete(f"SELECT {ex.rows}").encode())
+        w.write(ReadyForQuery(s.status).encode())
+        STATS.counters["mirror_rows"] += ex.rows
+        return True
+
+    async def _describe_simple(self, s, sql: str):
+        key = (sql, s.session_vars.get("search_path"), self.server.catalog.version)
+        hit = self.describe_memo.get(key)
+        if hit is not None:
+            return hit
+        from .wire.messages import Describe, Parse, Sync
+
+        s.upstream.writer.write(Parse("", sql).encode() + Describe(b"S", "").encode() + Sync().encode())
+        fields, err = None, None
+        while True:
+            t, body = await s.origin_frame()
+            if t == c.B_ROW_DESCRIPTION:
+                fields = decode_backend(t, body).fields
+            elif t == c.B_ERROR:
+                err = decode_backend(t, body)
+            elif t == c.B_READY_FOR_QUERY:
+                s.status = body[:1]
+                break
+        if err is not None:
+            raise Fallback("origin_rejects", err.message or "")
+        if fields is None:
+            raise Fallback("no_result")
+        if len(self.describe_memo) > 10000:
+            self.describe_memo.clear()
+        self.describe_memo[key] = fields
+        return fields
+
+    # ------------------------------------------------------------------ extended protocol
+
+    async def run_batch(self, s, batch: list[tuple[bytes, bytes]]) -> None:
+        st = _BatchState()
+        for t, fb in batch:
+            if st.failed and t != c.F_SYNC:
+                continue
+            try:
+                if t == c.F_PARSE:
+                    await self._on_parse(s, st, fb)
+                elif t == c.F_BIND:
+                    await self._on_bind(s, st, fb)
+                elif t == c.F_DESCRIBE:
+                    await self._on_describe(s, st, fb)
+                elif t == c.F_EXECUTE:
+                    await self._on_execute(s, st, fb)
+                elif t == c.F_CLOSE:
+                    await self._on_close(s, st, fb)
+                elif t == c.F_SYNC:
+                    await self._on_sync(s, st)
+                elif t == c.F_FLUSH:
+                    pass
+            except PgError as e:
+                if e.sqlstate.startswith("08"):
+                    raise
+                s.writer.write(e.response().encode())
+                STATS.errors[e.sqlstate] += 1
+                st.failed = True
+                if st.forwarded:
+                    # make the origin abandon its implicit transaction too, as Postgres would
+                    await s.origin_roundtrip(_ABORT, until=(), forward=False)
+
+    async def _forward(self, s, st, fb: bytes, until: tuple[bytes, ...]) -> list:
+        st.forwarded = True
+        got = await s.origin_roundtrip(fb, until, forward=True)
+        if got and got[-1][0] == c.B_ERROR:
+            st.failed = True
+        return got
+
+    async def _on_parse(self, s, st, fb: bytes) -> None:
+        m = decode_frontend(c.F_PARSE, fb[5:])
+        route = s.decide(m.query)
+        if route.target == "admin":
+            if m.statement and m.statement in s.statements:
+                raise PgError(f'prepared statement "{m.statement}" already exists', sqlstate="42P05")
+            s.statements[m.statement] = Statement(m.query, m.param_types, local=True)
+            s.writer.write(ParseComplete().encode())
+            return
+        s._track_relayed(c.F_PARSE, fb)
+        got = await self._forward(s, st, fb, (c.B_PARSE_COMPLETE,))
+        if st.failed:
+            s.statements.pop(m.statement, None)
+
+    async def _on_bind(self, s, st, fb: bytes) -> None:
+        m = decode_frontend(c.F_BIND, fb[5:])
+        stmt = s.statements.get(m.statement)
+        s.portals.pop(m.portal, None)
+        if stmt is not None and stmt.local:
+            route = s.decide(stmt.sql)
+            s.portals[m.portal] = LocalPortal(stmt, route, (), m.result_formats, fb)
+            s.writer.write(BindComplete().encode())
+            return
+        if stmt is not None and not st.wrote and self.server.mirror is not None:
+            portal = await self._mirror_portal(s, st, stmt, m, fb)
+            if portal is not None:
+                s.portals[m.portal] = portal
+                s.writer.write(BindComplete().encode())
+                return
+        if stmt is not None:
+            r = s.decide(stmt.sql)
+            s._note_origin(r, stmt.sql)
+            if r.kind != "read":
+                st.wrote = True
+        await self._forward(s, st, fb, (c.B_BIND_COMPLETE,))
+
+    async def _mirror_portal(self, s, st, stmt: Statement, m, fb: bytes) -> LocalPortal | None:
+        if s.decide(stmt.sql).target != "mirror":
+            return None
+        from proxy.wire.values import decode_param
+
+        try:
+            route = await self._check_route(s, stmt.sql, extended=True)
+            if stmt.described is None:
+                stmt.described = await self._describe_statement(s, m.statement)
+            ptypes, fields = stmt.described
+            if len(m.params) != len(ptypes):
+                return None  # the origin produces the right error
+            params = []
+            for i, v in enumerate(m.params):
+                try:
+                    params.append(decode_param(v, ptypes[i], m.param_format(i)))
+                except Exception:
+                    raise Fallback("parameter_not_decodable")
+            if fields is None:
+                return None
+        except Fallback as f:
+            STATS.counters["mirror_fallbacks"] += 1
+            log.debug("session %d: mirror fallback at bind (%s: %s)", s.id, f.reason, f.detail)
+            return None
+        return LocalPortal(stmt, route, tuple(params), m.result_formats, fb)
+
+    async def _describe_statement(self, s, name: str):
+        from .wire.messages import Describe
+
+        got = await s.origin_roundtrip(Describe(b"S", name).encode(), (c.B_ROW_DESCRIPTION, c.B_NO_DATA),
+                                       forward=False)
+        ptypes, fields = (), None
+        for t, body in got:
+            if t == c.B_PARAMETER_DESCRIPTION:
+                ptypes = decode_backend(t, body).type_oids
+            elif t == c.B_ROW_DESCRIPTION:
+                fields = decode_backend(t, body).fields
+            elif t == c.B_ERROR:
+                raise Fallback("origin_rejects", decode_backend(t, body).message or "")
+        return ptypes, fields
+
+    async def _on_describe(self, s, st, fb: bytes) -> None:
+        kind = fb[5:6]
+        name, _ = _cstr_at(fb, 6)
+        if kind == b"P" and name in s.portals:
+            lp = s.portals[name]
+            if lp.statement.local:
+                cols = admin.columns_for(lp.route)
+                if cols:
+                    res = admin.AdminResult(cols, [], "")
+                    s.writer.write(RowDescription(res.fields(lp.result_formats)).encode())
+                else:
+                    s.writer.write(NoData().encode())
+                return
+            fields = lp.statement.described[1]
+            s.writer.write(RowDescription(_with_formats(fields, lp.result_formats)).encode())
+            return
+        stmt = s.statements.get(name) if kind == b"S" else None
+        if stmt is not None and stmt.local:
+            route = s.decide(stmt.sql)
+            s.writer.write(ParameterDescription(tuple(stmt.param_types)).encode())
+            cols = admin.columns_for(route)
+            if cols:
+                s.writer.write(RowDescription(admin.AdminResult(cols, [], "").fields()).encode())
+            else:
+                s.writer.write(NoData().encode())
+            return
+        await self._forward(s, st, fb, (c.B_ROW_DESCRIPTION, c.B_NO_DATA))
+
+    async def _on_execute(self, s, st, fb: bytes) -> None:
+        name, p = _cstr_at(fb, 5)
+        max_rows = struct.unpack_from("!i", fb, p)[0]
+        lp = s.portals.get(name)
+        if lp is None:
+            stmt_note = None
+            await self._forward(s, st, fb, (c.B_COMMAND_COMPLETE, c.B_EMPTY_QUERY, c.B_PORTAL_SUSPENDED))
+            return
+        t0 = time.perf_counter()
+        if lp.statement.local:
+            if lp.done:
+                s.writer.write(CommandComplete("SELECT 0").encode())
+                return
+            res = admin.run(s, lp.statement.sql, lp.route)
+            s.writer.write(res.data_rows())
+            s.writer.write(CommandComplete(res.tag).encode())
+            lp.done = True
+            STATS.statement(StatementEvent(s.id, "admin", lp.route.reason,
+                                           (time.perf_counter() - t0) * 1000, lp.statement.sql[:200]))
+            return
+        if lp.done:
+            s.writer.write(CommandComplete(f"SELECT 0").encode())
+            return
+        if lp.execution is None:
+            try:
+                lp.execution = await self._start(s, lp.route, lp.params, lp.statement.described[1],
+                                                 lp.result_formats)
+            except Fallback as f:
+                STATS.counters["mirror_fallbacks"] += 1
+                log.debug("session %d: mirror fallback at execute (%s: %s)", s.id, f.reason, f.detail)
+                s.portals.pop(name, None)
+                # create the portal on the origin (swallow its BindComplete) and run it there
+                st.forwarded = True
+                got = await s.origin_roundtrip(lp.bind_frame, (c.B_BIND_COMPLETE,), forward=False)
+                if got and got[-1][0] == c.B_ERROR:
+                    s.writer.write(frame(*got[-1]))
+                    st.failed = True
+                    return
+                await self._forward(s, st, fb, (c.B_COMMAND_COMPLETE, c.B_EMPTY_QUERY, c.B_PORTAL_SUSPENDED))
+                STATS.statement(StatementEvent(s.id, "origin", f.reason,
+                                               (time.perf_counter() - t0) * 1000, lp.statement.sql[:200]))
+                return
+        done = await self._stream(s, lp.execution, max_rows)
+        if done:
+            s.writer.write(CommandComplete(f"SELECT {lp.execution.rows}").encode())
+            STATS.counters["mirror_rows"] += lp.execution.rows
+            lp.done = True
+            STATS.statement(StatementEvent(s.id, "mirror", lp.route.reason,
+                                           (time.perf_counter() - t0) * 1000, lp.statement.sql[:200],
+                                           rows=lp.execution.rows))
+        else:
+            s.writer.write(PortalSuspended().encode())
+
+    async def _on_close(self, s, st, fb: bytes) -> None:
+        kind = fb[5:6]
+        name, _ = _cstr_at(fb, 6)
+        if kind == b"P" and name in s.portals:
+            s.portals.pop(name)
+            s.writer.write(CloseComplete().encode())
+            return
+        stmt = s.statements.get(name) if kind == b"S" else None
+        if stmt is not None and stmt.local:
+            s.statements.pop(name)
+            s.writer.write(CloseComplete().encode())
+            return
+        s._track_relayed(c.F_CLOSE, fb)
+        await self._forward(s, st, fb, (c.B_CLOSE_COMPLETE,))
+
+    async def _on_sync(self, s, st) -> None:
+        if st.forwarded:
+            got = await s.origin_roundtrip(frame(c.F_SYNC, b""), (c.B_READY_FOR_QUERY,), forward=True)
+        else:
+            s.writer.write(ReadyForQuery(s.status).encode())
+        if s.status == c.TX_IDLE:
+            s.portals.clear()  # portals end with the (implicit) transaction
+        st.failed = st.forwarded = st.wrote = False
+
+
+@dataclass
+class _BatchState:
+    forwarded: bool = False
+    failed: bool = False
+    wrote: bool = False
+
+
+def _next_batch(reader):
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+def _with_formats(fields, formats):
+    if not formats:
+        return fields
+    out = []
+    for i, f in enumerate(fields):
+        fmt = formats[0] if len(formats) == 1 else formats[i]
+        out.append(Field(f.name, f.table_oid, f.column, f.type_oid, f.type_size, f.type_modifier, fmt))
+    return tuple(out)
+
+
+def _qual(schema: str, table: str) -> str:
+    return '"' + schema.replace('"', '""') + '"."' + table.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"

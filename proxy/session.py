@@ -1,0 +1,761 @@
+"""One client session: startup, authentication, and the query loop.
+
+States and transitions::
+
+    STARTING ──SSLRequest──▶ STARTING (TLS wrapped, or 'N')
+    STARTING ──CancelRequest──▶ (forward cancel, close)
+    STARTING ──StartupMessage──▶ AUTHENTICATING ──ok──▶ READY ; ──fail──▶ CLOSED (28P01)
+    READY ──frames──▶ RELAYING (bytes go to the origin; the pump relays answers)
+    READY ──batch needing local work──▶ LOCAL (pump captured: origin answers come to us,
+          local results are written by the session) ──Sync/Query done──▶ READY
+    any ──Terminate / EOF / protocol violation (08P01) / origin lost (08006)──▶ CLOSED
+
+Two tasks per session: this one reads the client, the *pump* reads the origin.
+In RELAYING the pump forwards origin frames to the client as raw bytes,
+counting ReadyForQuery frames to know when the origin has answered everything
+(``pending`` falls to zero). The session only switches to LOCAL when
+``pending`` is zero, so answers always reach the client in request order.
+
+Extended-protocol batches (frames up to Sync or Flush) are held until complete
+and then either relayed whole or processed message by message in LOCAL mode
+when any of them is answered by pgaccel (an admin statement, or a read routed
+to the mirror). Parse is always sent to the origin too (so the origin can
+describe it and run it later, e.g. inside a transaction); mirror-routed
+Bind/Describe/Execute of a portal are answered locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import ssl
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import admin
+from .errors import (InvalidAuthorization, InvalidPassword, OriginUnavailable, PgError,
+                     ProtocolError, TooManyConnections)
+from .observe import STATS, StatementEvent
+from .origin import Upstream, UpstreamError, send_cancel
+from .wire import codes as c
+from .wire.framing import FrameReader, ProtocolViolation, frame
+from .wire.messages import (AUTH_OK_FRAME, Authentication, BackendKeyData, CancelRequest,
+                            ErrorResponse, GSSENCRequest, ParameterStatus, PasswordMessage,
+                            ReadyForQuery, SSLRequest, StartupMessage, decode_backend,
+                            decode_frontend, decode_startup, error_fields)
+
+if TYPE_CHECKING:
+    from .server import Server
+
+log = logging.getLogger(__name__)
+
+_I16 = struct.Struct("!h")
+_SYNC = frame(c.F_SYNC, b"")
+_FLUSH = frame(c.F_FLUSH, b"")
+HOLD_LIMIT = 1 << 20  # an incomplete extended batch larger than this is relayed as it comes
+
+# Frames that end an extended-protocol batch
+_BATCH_END = (c.F_SYNC, c.F_FLUSH)
+_COPY_FRAMES = (c.F_COPY_DATA, c.F_COPY_DONE, c.F_COPY_FAIL)
+
+
+def _cstr_at(b: bytes, pos: int) -> tuple[str, int]:
+    end = b.index(b"\0", pos)
+    return b[pos:end].decode("utf-8", "surrogateescape"), end + 1
+
+
+@dataclass
+class Statement:
+    """A prepared statement as the client named it."""
+
+    sql: str
+    param_types: tuple[int, ...] = ()
+    local: bool = False            # answered by pgaccel only (admin statement): not on the origin
+    described: tuple | None = None  # (ParameterDescription oids, RowDescription fields or None)
+
+
+@dataclass
+class LocalPortal:
+    statement: Statement
+    route: object
+    params: tuple = ()
+    result_formats: tuple[int, ...] = ()
+    bind_frame: bytes = b""
+    execution: object = None       # running executor.Execution when suspended
+    done: bool = False
+
+
+@dataclass
+class Pending:
+    t0: float
+    route: str
+    reason: str
+    sql: str
+
+
+class Session:
+    def __init__(self, server: "Server", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.cfg = server.config
+        self.reader = reader
+        self.writer = writer
+        self.id = server.next_session_id()
+        self.pid = self.id
+        self.secret = int.from_bytes(os.urandom(4), "big", signed=True)
+        self.peer = writer.get_extra_info("peername")
+        self.fr = FrameReader(max_message=self.cfg.server.max_message_size, startup=True)
+        self.startup: dict[str, str] = {}
+        self.user = ""
+        self.database = ""
+        self.upstream: Upstream | None = None
+        self.pump_task: asyncio.Task | None = None
+        self.pending = 0                      # ReadyForQuery frames the origin still owes
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+        self.unsynced = False                 # a batch ended with Flush was relayed
+        self.capture: asyncio.Queue | None = None
+        self.pump_fr = FrameReader(max_message=1 << 31 - 1)
+        self.inflight: collections.deque[Pending] = collections.deque()
+        self.status = c.TX_IDLE
+        self.statements: dict[str, Statement] = {}
+        self.portals: dict[str, LocalPortal] = {}
+        self.batch: list[tuple[bytes, bytes]] = []   # (type, whole frame bytes)
+        self.batch_bytes = 0
+        self.batch_local = False
+        self.batch_relaying = False          # part of the current batch already went to the origin
+        self.settings_dirty = True
+        self.ctx_cache = None
+        self.privileges: dict[tuple[str, str], tuple[float, bool]] = {}
+        self.closing = False
+        self.executing_local = None          # executor handle while a local query runs (for cancel)
+        self.session_vars: dict[str, str] = {}
+        self.mirror_cursor = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        STATS.clients_active += 1
+        STATS.counters["client_connections"] += 1
+        try:
+            if not await self._startup():
+                return
+            self.server.sessions[self.pid] = self
+            log.info("session %d: user=%s database=%s from %s ready", self.id, self.user, self.database,
+                     self.peer)
+            await self._serve()
+        except _Quiet:
+            pass
+        except ProtocolViolation as e:
+            log.warning("session %d: protocol violation: %s", self.id, e)
+            STATS.errors[c.PROTOCOL_VIOLATION] += 1
+            await self._fatal(ProtocolError(str(e)))
+        except PgError as e:
+            log.warning("session %d: %s (%s)", self.id, e.message, e.sqlstate)
+            STATS.errors[e.sqlstate] += 1
+            await self._fatal(e)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as e:
+            log.info("session %d: client connection lost: %s", self.id, e)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("session %d: internal error", self.id)
+            await self._fatal(PgError("internal error in pgaccel", sqlstate=c.INTERNAL_ERROR,
+                                      severity="FATAL"))
+        finally:
+            await self._close()
+
+    async def _fatal(self, err: PgError) -> None:
+        try:
+            self.writer.write(err.response().encode())
+            await asyncio.wait_for(self.writer.drain(), 2)
+        except Exception:
+            pass
+
+    async def _close(self) -> None:
+        self.closing = True
+        STATS.clients_active -= 1
+        self.server.sessions.pop(self.pid, None)
+        if self.pump_task:
+            self.pump_task.cancel()
+        if self.mirror_cursor is not None:
+            try:
+                self.mirror_cursor.close()
+            except Exception:
+                pass
+        up, self.upstream = self.upstream, None
+        if up is not None:
+            STATS.upstreams_active -= 1
+            if self.pending or self.capture is not None or self.unsynced:
+                up.close()
+            else:
+                up.status = self.status
+                await self.server.release_upstream(up, pooled=self.cfg.auth.method != "passthrough")
+        try:
+            self.writer.close()
+        except Exception:
+            pass
+        log.info("session %d: closed", self.id)
+
+    async def _read_client_frame(self) -> tuple[bytes, bytes]:
+        while True:
+            f = self.fr.next_frame()
+            if f is not None:
+                return f
+            data = await self.reader.read(65536)
+            if not data:
+                raise ConnectionResetError("client closed the connection")
+            self.fr.feed(data)
+
+    # ------------------------------------------------------------------ startup
+
+    async def _startup(self) -> bool:
+        tls_done = False
+        while True:
+            _, body = await asyncio.wait_for(self._read_client_frame(), 60)
+            msg = decode_startup(body)
+            if isinstance(msg, SSLRequest):
+                if tls_done:
+                    raise ProtocolViolation("SSLRequest after TLS was established")
+                ctx = self.server.ssl_context
+                if ctx is None:
+                    self.writer.write(b"N")
+                    self.fr.expect_startup()
+                    continue
+                self.writer.write(b"S")
+                await self.writer.drain()
+                if self.fr.buffered:
+                    raise ProtocolViolation("received unencrypted data after SSL request")
+                await self.writer.start_tls(ctx)
+                tls_done = True
+                STATS.counters["tls_sessions"] += 1
+                self.fr.expect_startup()
+                continue
+            if isinstance(msg, GSSENCRequest):
+                self.writer.write(b"N")
+                self.fr.expect_startup()
+                continue
+            if isinstance(msg, CancelRequest):
+                await self.server.cancel(msg.process_id, msg.secret_key)
+                return False
+            assert isinstance(msg, StartupMessage)
+            if self.cfg.tls.mode == "require" and not tls_done:
+                raise InvalidAuthorization("pgaccel requires TLS (sslmode=require)")
+            return await self._login(msg)
+
+    async def _login(self, msg: StartupMessage) -> bool:
+        params = dict(msg.params)
+        self.user = params.get("user", "")
+        if not self.user:
+            raise InvalidAuthorization("no PostgreSQL user name specified in startup packet")
+        self.database = params.setdefault("database", self.user)
+        if params.get("replication"):
+            raise PgError("pgaccel does not proxy replication connections",
+                          sqlstate=c.FEATURE_NOT_SUPPORTED, severity="FATAL")
+        self.startup = params
+        if not self.server.admit():
+            raise TooManyConnections("sorry, too many clients already")
+        method = self.cfg.auth.method
+        users = self.cfg.auth.users
+        if method == "passthrough":
+            up = await self._connect_upstream(relay=True)
+        else:
+            if method == "scram-sha-256":
+                await self._auth_scram(users.get(self.user))
+            elif method == "md5":
+                await self._auth_md5(users.get(self.user))
+            STATS.counters["auth_ok"] += 1
+            up = self.server.pool.acquire(self._pool_key())
+            if up is None:
+                up = await self._connect_upstream(relay=False)
+            self.writer.write(AUTH_OK_FRAME)
+        log.info("session %d: authenticated user=%s method=%s", self.id, self.user, method)
+        self.upstream = up
+        STATS.upstreams_active += 1
+        out = [ParameterStatus(k, v).encode() for k, v in up.params.items()]
+        out.append(BackendKeyData(self.pid, self.secret).encode())
+        out.append(ReadyForQuery(c.TX_IDLE).encode())
+        self.writer.write(b"".join(out))
+        await self.writer.drain()
+        self.pump_task = asyncio.get_running_loop().create_task(self._pump())
+        return True
+
+    def _pool_key(self) -> tuple:
+        return (self.user, self.database, tuple(sorted(self.startup.items())))
+
+    async def _connect_upstream(self, relay: bool) -> Upstream:
+        host, port = self.server.origin_addr
+        startup = dict(self.startup)
+        startup.setdefault("application_name", "pgaccel")
+        password = None if relay else self.cfg.auth.users.get(self.user, self.server.origin_password
+                                                             if self.user == self.server.origin_user else None)
+        try:
+            up = await Upstream.connect(host, port, startup, password=password,
+                                        relay=self._relay_auth if relay else None,
+                                        timeout=self.cfg.origin.connect_timeout)
+        except UpstreamError as e:
+            # the origin refused (wrong password, no such database...): its error, unchanged
+            sqlstate = e.error.sqlstate or ""
+            STATS.errors[sqlstate] += 1
+            log.warning("session %d: origin refused login for user=%s: %s (%s)", self.id, self.user,
+                        e.error.message, sqlstate)
+            self.writer.write(e.raw)
+            await self.writer.drain()
+            raise _Quiet() from None
+        up.key = self._pool_key()
+        if relay:
+            STATS.counters["auth_ok"] += 1
+        return up
+
+    async def _relay_auth(self, auth_frame: bytes, expects_reply: bool) -> bytes | None:
+        self.writer.write(auth_frame)
+        await self.writer.drain()
+        if not expects_reply:
+            return None
+        t, body = await asyncio.wait_for(self._read_client_frame(), 60)
+        if t != c.F_PASSWORD:
+            raise ProtocolViolation(f"expected password response, got message type {t!r}")
+        return body
+
+    async def _auth_scram(self, password: str | None) -> None:
+        from .auth import ScramServer
+
+        self.writer.write(Authentication.sasl(["SCRAM-SHA-256"]).encode())
+        await self.writer.drain()
+        t, body = await asyncio.wait_for(self._read_client_frame(), 60)
+        if t != c.F_PASSWORD:
+            raise ProtocolViolation("expected SASL response")
+        mech, data = PasswordMessage(body).sasl_initial()
+        if mech != "SCRAM-SHA-256" or data is None:
+            raise InvalidPassword(f"unsupported SASL mechanism {mech!r}")
+        srv = ScramServer(self.user, password)
+        self.writer.write(Authentication(c.AUTH_SASL_CONTINUE, srv.first(data)).encode())
+        await self.writer.drain()
+        t, body = await asyncio.wait_for(self._read_client_frame(), 60)
+        if t != c.F_PASSWORD:
+            raise ProtocolViolation("expected SASL response")
+        try:
+            final = srv.final(body, self.user)
+        except InvalidPassword:
+            log.warning("session %d: password authentication failed for user=%s", self.id, self.user)
+            STATS.counters["auth_failed"] += 1
+            raise
+        self.writer.write(Authentication(c.AUTH_SASL_FINAL, final).encode())
+
+    async def _auth_md5(self, password: str | None) -> None:
+        from .auth import check_md5
+
+        salt = os.urandom(4)
+        self.writer.write(Authentication(c.AUTH_MD5, salt).encode())
+        await self.writer.drain()
+        t, body = await asyncio.wait_for(self._read_client_frame(), 60)
+        if t != c.F_PASSWORD:
+            raise ProtocolViolation("expected password message")
+        try:
+            check_md5(self.user, password, salt, PasswordMessage(body).password())
+        except InvalidPassword:
+            log.warning("session %d: password authentication failed for user=%s", self.id, self.user)
+            STATS.counters["auth_failed"] += 1
+            raise
+
+    # ------------------------------------------------------------------ the pump (origin -> client)
+
+    async def _pump(self) -> None:
+        up = self.upstream
+        fr = self.pump_fr
+        writer = self.writer
+        try:
+            while True:
+                data = await up.reader.read(262144)
+                if not data:
+                    break
+                STATS.counters["bytes_from_origin"] += len(data)
+                fr.feed(data)
+                if self.capture is not None:
+                    while (f := fr.next_frame()) is not None:
+                        self.capture.put_nowait(f)
+                    continue
+                raw, frames = fr.take_raw_frames()
+                if not frames:
+                    continue
+                nz = 0
+                for t, s, e in frames:
+                    if t == c.B_READY_FOR_QUERY:
+                        nz += 1
+                        self.status = raw[s + 5:s + 6]
+                    elif t == c.B_PARAMETER_STATUS:
+                        self._on_parameter_status(raw[s + 5:e])
+                    elif t == c.B_ERROR:
+                        self._on_origin_error(raw[s + 5:e])
+                writer.write(raw)
+                if writer.transport.get_write_buffer_size() > 65536:
+                    await writer.drain()
+                if nz:
+                    self._completed(nz)
+        except (ConnectionError, OSError) as e:
+            log.info("session %d: origin connection error: %s", self.id, e)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("session %d: pump failed", self.id)
+        # the origin went away
+        up.broken = True
+        if self.capture is not None:
+            self.capture.put_nowait(None)
+        if not self.closing:
+            log.warning("session %d: lost the origin connection", self.id)
+            STATS.errors[c.CONNECTION_FAILURE] += 1
+            try:
+                writer.write(OriginUnavailable(
+                    "server closed the connection unexpectedly (pgaccel lost its origin connection)"
+                ).response().encode())
+                await writer.drain()
+            except Exception:
+                pass
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    def _completed(self, n: int) -> None:
+        now = time.perf_counter()
+        for _ in range(n):
+            if self.inflight:
+                p = self.inflight.popleft()
+                STATS.statement(StatementEvent(self.id, p.route, p.reason, (now - p.t0) * 1000.0, p.sql))
+        self.pending -= n
+        if self.pending <= 0:
+            self.pending = 0
+            self.quiet.set()
+
+    def _on_parameter_status(self, body: bytes) -> None:
+        name, p = _cstr_at(body, 0)
+        value, _ = _cstr_at(body, p)
+        self.upstream.params[name] = value
+        self.ctx_cache = None
+
+    def _on_origin_error(self, body: bytes) -> None:
+        try:
+            err = decode_backend(c.B_ERROR, body)
+            STATS.errors[err.sqlstate or "?"] += 1
+            log.debug("session %d: origin error %s: %s", self.id, err.sqlstate, err.message)
+        except ProtocolViolation:
+            pass
+
+    # ------------------------------------------------------------------ the query loop (client -> origin)
+
+    async def _serve(self) -> None:
+        reader = self.reader
+        fr = self.fr
+        while True:
+            data = await reader.read(262144)
+            if not data:
+                return
+            STATS.counters["bytes_from_clients"] += len(data)
+            fr.feed(data)
+            raw, frames = fr.take_raw_frames()
+            if frames:
+                if await self._on_frames(raw, frames):
+                    return
+
+    async def _on_frames(self, raw: bytes, frames: list) -> bool:
+        """Handle a run of complete client frames. Returns True on Terminate."""
+        out: list[bytes] = []         # bytes to relay to the origin, in order
+        upw = self.upstream.writer
+        for t, s, e in frames:
+            if t in _COPY_FRAMES:
+                self._flush_hold(out)
+                out.append(raw[s:e])
+                continue
+            if t == c.F_QUERY:
+                self._flush_hold(out)
+                sql = raw[s + 5:e - 1].decode("utf-8", "surrogateescape")
+                route = self.decide(sql)
+                if route.target == "origin":
+                    self._note_origin(route, sql)
+                    self.inflight.append(Pending(time.perf_counter(), "origin", route.reason, sql[:200]))
+                    self.pending += 1
+                    self.quiet.clear()
+                    out.append(raw[s:e])
+                else:
+                    if out:
+                        upw.write(b"".join(out))
+                        out.clear()
+                    await self._local_query(sql, route, raw[s:e])
+                continue
+            if t == c.F_TERMINATE:
+                self._flush_hold(out)
+                if out:
+                    upw.write(b"".join(out))
+                return True
+            if t == c.F_FUNCTION_CALL:
+                self._flush_hold(out)
+                self.pending += 1
+                self.quiet.clear()
+                self.inflight.append(Pending(time.perf_counter(), "origin", "function_call", "<FunctionCall>"))
+                out.append(raw[s:e])
+                continue
+            # extended protocol: P B D E C H S
+            if t not in (c.F_PARSE, c.F_BIND, c.F_DESCRIBE, c.F_EXECUTE, c.F_CLOSE, c.F_SYNC, c.F_FLUSH):
+                raise ProtocolViolation(f"invalid frontend message type {t[0]}")
+            fb = raw[s:e]
+            if self.batch_relaying:
+                self._track_relayed(t, fb)
+                out.append(fb)
+                if t == c.F_SYNC:
+                    self.batch_relaying = False
+                    self._relay_sync()
+                elif t == c.F_FLUSH:
+                    self.unsynced = True
+                continue
+            self.batch.append((t, fb))
+            self.batch_bytes += len(fb)
+            if not self.batch_local and self._needs_local(t, fb):
+                self.batch_local = True
+            if t in _BATCH_END:
+                batch, local = self.batch, self.batch_local
+                self.batch, self.batch_bytes, self.batch_local = [], 0, False
+                if local and not self.unsynced:
+                    if out:
+                        upw.write(b"".join(out))
+                        out.clear()
+                    await self._local_batch(batch)
+                else:
+                    for bt, bf in batch:
+                        self._track_relayed(bt, bf)
+                        out.append(bf)
+                    if t == c.F_SYNC:
+                        self._relay_sync()
+                    else:
+                        self.unsynced = True
+        if self.batch and self.batch_bytes > HOLD_LIMIT and not self.batch_local:
+            self.batch_relaying = True
+            for bt, bf in self.batch:
+                self._track_relayed(bt, bf)
+                out.append(bf)
+            self.batch, self.batch_bytes = [], 0
+        if out:
+            data = b"".join(out)
+            STATS.counters["bytes_to_origin"] += len(data)
+            upw.write(data)
+            if upw.transport.get_write_buffer_size() > 65536:
+                await upw.drain()
+        return False
+
+    def _flush_hold(self, out: list[bytes]) -> None:
+        """A non-extended frame arrived mid-batch: relay what is held (rare)."""
+        if self.batch:
+            for bt, bf in self.batch:
+                self._track_relayed(bt, bf)
+                out.append(bf)
+            self.batch, self.batch_bytes, self.batch_local = [], 0, False
+            self.batch_relaying = True
+
+    def _relay_sync(self) -> None:
+        self.pending += 1
+        self.quiet.clear()
+        self.unsynced = False
+        p = getattr(self, "_batch_note", None)
+        self.inflight.append(p or Pending(time.perf_counter(), "origin", "extended", ""))
+        self._batch_note = None
+
+    def _track_relayed(self, t: bytes, fb: bytes) -> None:
+        """Keep our statement table in step with what the origin knows."""
+        if t == c.F_PARSE:
+            name, p = _cstr_at(fb, 5)
+            sql, p = _cstr_at(fb, p)
+            st = self.statements.get(name)
+            if st is None or st.sql != sql or st.local:
+                n = _I16.unpack_from(fb, p)[0]
+                types = struct.unpack_from(f"!{n}I", fb, p + 2) if n > 0 else ()
+                self.statements[name] = Statement(sql, tuple(types))
+        elif t == c.F_BIND:
+            portal, p = _cstr_at(fb, 5)
+            self.portals.pop(portal, None)
+            name, _ = _cstr_at(fb, p)
+            st = self.statements.get(name)
+            if st is not None:
+                route = self.decide(st.sql)
+                self._note_origin(route, st.sql)
+                if getattr(self, "_batch_note", None) is None:
+                    self._batch_note = Pending(time.perf_counter(), "origin", route.reason, st.sql[:200])
+        elif t == c.F_CLOSE:
+            kind = fb[5:6]
+            name, _ = _cstr_at(fb, 6)
+            if kind == b"S":
+                self.statements.pop(name, None)
+            else:
+                self.portals.pop(name, None)
+
+    def _needs_local(self, t: bytes, fb: bytes) -> bool:
+        if t == c.F_PARSE:
+            name, p = _cstr_at(fb, 5)
+            sql, _ = _cstr_at(fb, p)
+            return self.decide(sql).target == "admin"
+        if t == c.F_BIND:
+            portal, p = _cstr_at(fb, 5)
+            name, _ = _cstr_at(fb, p)
+            st = self.statements.get(name)
+            if st is None:
+                # parsed earlier in this same batch?
+                for bt, bf in reversed(self.batch[:-1]):
+                    if bt == c.F_PARSE and _cstr_at(bf, 5)[0] == name:
+                        return self.decide(_cstr_at(bf, _cstr_at(bf, 5)[1])[0]).target != "origin"
+                return False
+            return st.local or self.decide(st.sql).target != "origin"
+        if t in (c.F_DESCRIBE, c.F_CLOSE):
+            kind = fb[5:6]
+            name, _ = _cstr_at(fb, 6)
+            if kind == b"P":
+                return name in self.portals
+            st = self.statements.get(name)
+            return st is not None and st.local
+        if t == c.F_EXECUTE:
+            name, _ = _cstr_at(fb, 5)
+            return name in self.portals
+        return False
+
+    # ------------------------------------------------------------------ routing
+
+    def decide(self, sql: str):
+        return self.server.route(self, sql)
+
+    def _note_origin(self, route, sql: str) -> None:
+        if route.kind != "read" or route.reason in ("parse_failed", "volatile_function",
+                                                    "origin_only_function", "multiple_statements"):
+            self.settings_dirty = True
+            self.ctx_cache = None
+        if route.kind in ("write", "ddl") or route.reason == "parse_failed":
+            self.server.on_origin_write(self, route)
+
+    # ------------------------------------------------------------------ LOCAL mode
+
+    async def _enter_local(self) -> None:
+        if self.pending:
+            self.upstream.writer.write(_FLUSH)
+            await self.quiet.wait()
+        if self.upstream.broken:
+            raise OriginUnavailable("server closed the connection unexpectedly (origin lost)")
+        self.capture = asyncio.Queue()
+
+    def _leave_local(self) -> None:
+        q, self.capture = self.capture, None
+        # anything that arrived meanwhile (async notices) goes to the client in order
+        while q is not None and not q.empty():
+            f = q.get_nowait()
+            if f is not None:
+                self.writer.write(frame(*f))
+
+    async def origin_frame(self) -> tuple[bytes, bytes]:
+        """Next frame from the origin while captured; async messages are passed on."""
+        while True:
+            f = await self.capture.get()
+            if f is None:
+                raise OriginUnavailable("server closed the connection unexpectedly (origin lost)")
+            t, body = f
+            if t in (c.B_NOTICE, c.B_NOTIFICATION):
+                self.writer.write(frame(t, body))
+                continue
+            if t == c.B_PARAMETER_STATUS:
+                self._on_parameter_status(body)
+                self.writer.write(frame(t, body))
+                continue
+            return f
+
+    async def origin_roundtrip(self, data: bytes, until: tuple[bytes, ...], forward: bool) -> list:
+        """Send ``data`` (+Flush) to the origin and collect frames until one of ``until``
+        or an ErrorResponse. With ``forward`` the frames also go to the client."""
+        self.upstream.writer.write(data + _FLUSH)
+        got = []
+        while True:
+            t, body = await self.origin_frame()
+            got.append((t, body))
+            if forward:
+                self.writer.write(frame(t, body))
+            if t in until or t == c.B_ERROR:
+                if t == c.B_ERROR:
+                    self._on_origin_error(body)
+                return got
+            if t == c.B_READY_FOR_QUERY:
+                self.status = body[:1]
+                return got
+
+    async def origin_sync(self) -> bytes:
+        """Send Sync, wait for ReadyForQuery (not forwarded); return status."""
+        self.upstream.writer.write(_SYNC)
+        while True:
+            t, body = await self.origin_frame()
+            if t == c.B_READY_FOR_QUERY:
+                self.status = body[:1]
+                return self.status
+
+    async def internal_query(self, sql: str) -> list[tuple]:
+        """Run a statement of pgaccel's own on the session's origin connection (captured)."""
+        self.upstream.writer.write(frame(c.F_QUERY, sql.encode() + b"\0"))
+        rows, err = [], None
+        while True:
+            t, body = await self.origin_frame()
+            if t == c.B_DATA_ROW:
+                m = decode_backend(t, body)
+                rows.append(tuple(None if v is None else v.decode() for v in m.values))
+            elif t == c.B_ERROR:
+                err = decode_backend(t, body)
+            elif t == c.B_READY_FOR_QUERY:
+                self.status = body[:1]
+                if err:
+                    raise PgError(err.message or "error", sqlstate=err.sqlstate)
+                return rows
+
+    async def _local_query(self, sql: str, route, raw_frame: bytes) -> None:
+        """A simple-protocol Query answered by pgaccel (admin, mirror)."""
+        await self._enter_local()
+        t0 = time.perf_counter()
+        relay = False
+        try:
+            if route.target == "admin":
+                await admin.run_simple(self, sql, route)
+            else:
+                relay = not await self.server.executor.run_simple(self, sql, route)
+        except PgError as e:
+            self.writer.write(e.response().encode())
+            self.writer.write(ReadyForQuery(self.status).encode())
+            STATS.errors[e.sqlstate] += 1
+        finally:
+            self._leave_local()
+        if relay:  # fall back to the origin: relay the Query as it came
+            self.inflight.append(Pending(time.perf_counter(), "origin", getattr(self, "fallback_reason", "fallback"),
+                                        sql[:200]))
+            self.pending += 1
+            self.quiet.clear()
+            self.upstream.writer.write(raw_frame)
+        else:
+            STATS.statement(StatementEvent(self.id, route.target, route.reason,
+                                           (time.perf_counter() - t0) * 1000, sql[:200]))
+        await self.writer.drain()
+
+    async def _local_batch(self, batch: list[tuple[bytes, bytes]]) -> None:
+        """An extended-protocol batch with at least one message answered by pgaccel."""
+        await self._enter_local()
+        try:
+            await self.server.executor.run_batch(self, batch)
+        finally:
+            self._leave_local()
+        await self.writer.drain()
+
+    # ------------------------------------------------------------------ context for the planner
+
+    def context(self):
+        return self.server.session_context(self)
+
+    async def cancel_running(self) -> None:
+        if self.executing_local is not None:
+            self.executing_local.cancel()
+        if self.upstream is not None:
+            await send_cancel(self.upstream.host, self.upstream.port, self.upstream.pid, self.upstream.secret)
+
+
+class _Quiet(Exception):
+    """The client was already told why; just close."""
