@@ -42,3 +42,54 @@ def origin_conn(origin, fresh_db):
     """A superuser psycopg connection to the test's own database, autocommit."""
     with psycopg.connect(origin.dsn(fresh_db), autocommit=True) as conn:
         yield conn
+
+
+# ---------------------------------------------------------------- pgaccel in front of the origin
+
+class Proxy:
+    """A running pgaccel (in a background thread) in front of ``origin``."""
+
+    def __init__(self, origin, thread) -> None:
+        self.origin = origin
+        self.thread = thread
+        self.server = thread.server
+        self.port = thread.port
+
+    def dsn(self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = SUPERPASS,
+            **extra) -> str:
+        pw = f" password={password}" if password is not None else ""
+        more = "".join(f" {k}={v}" for k, v in extra.items())
+        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}{pw}{more}"
+
+    def url(self, dbname: str = "postgres", user: str = SUPERUSER, password: str = SUPERPASS) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
+
+    def stop(self) -> None:
+        self.thread.stop()
+
+
+def start_proxy(origin, **sections) -> Proxy:
+    """Start pgaccel with config sections, e.g. ``start_proxy(origin, auth={...})``."""
+    from proxy.config import from_dict
+    from proxy.server import ServerThread
+
+    data = {"server": {"listen": "127.0.0.1:0", "shutdown_timeout": 2}, "origin": {"dsn": origin.url()}}
+    for k, v in sections.items():
+        data.setdefault(k, {}).update(v)
+    return Proxy(origin, ServerThread(from_dict(data)).start())
+
+
+@pytest.fixture(scope="session")
+def proxy(origin):
+    """pgaccel relaying to the origin; clients log in with their origin credentials."""
+    p = start_proxy(origin)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture
+def both(origin, fresh_db, proxy):
+    """(direct DSN, through-pgaccel DSN) for the test's own database: for differential checks."""
+    return origin.dsn(fresh_db), proxy.dsn(fresh_db)
