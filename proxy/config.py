@@ -94,8 +94,8 @@ class MirrorConfig:
     threads: int = 2
     # DuckDB memory limit, e.g. "4GB"
     memory_limit: str = "4GB"
-    # most staleness allowed, seconds; older mirror tables are not used (session: SET pgaccel.max_staleness)
-    max_staleness: float = -1.0
+    # most staleness allowed (seconds) for mirror answers; -1: no limit (session: SET pgaccel.max_staleness)
+    max_staleness: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class Config:
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.I)
+_DUR = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.I)
 
 
 def parse_size(v) -> int:
