@@ -71,23 +71,10 @@ class Executor:
 
     async def start(self) -> None:
         eng = self.server.mirror
-        if eng is None:
-            return
-        try:
-            from mirror.freshness import FreshnessTracker
-
-            self.freshness = FreshnessTracker.for_engine(eng, self.server.config)
-            await self.freshness.start()
-        except Exception as e:  # freshness unknown: every mirror route is then checked by age
-            log.warning("freshness tracking unavailable: %s", e)
-            self.freshness = None
+        self.freshness = getattr(eng, "freshness", None) if eng is not None else None
 
     def stop(self) -> None:
-        if self.freshness is not None:
-            try:
-                self.freshness.stop()
-            except Exception:
-                pass
+        self.freshness = None
 
     def forget_descriptions(self) -> None:
         self.describe_memo.clear()

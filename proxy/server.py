@@ -150,16 +150,31 @@ class Server:
             start_metrics_server(mh, mp)
         log.info("pgaccel listening on %s:%d, origin %s:%d", host, self.port, *self.origin_addr)
 
+    def origin_admin_dsn(self) -> str:
+        """The origin DSN pgaccel itself uses (mirror sync, freshness), with the password."""
+        dsn = self.config.origin.dsn
+        if self.origin_password and not parse_dsn(dsn)["password"]:
+            if "://" in dsn:
+                return dsn + ("&" if "?" in dsn else "?") + "password=" + self.origin_password
+            return dsn + " password=" + self.origin_password
+        return dsn
+
     async def _open_mirror(self) -> None:
         from mirror.engine import MirrorEngine
 
         m = self.config.mirror
+        dsn = self.origin_admin_dsn()
         self.mirror = MirrorEngine(m.path, threads=m.threads, memory_limit=m.memory_limit)
+        try:
+            self.mirror.track_freshness(dsn)
+        except Exception as e:  # no logical replication here: freshness is the snapshot's age
+            log.warning("mirror freshness tracking unavailable (%s); tables count as fresh "
+                        "for max_staleness after each snapshot only", e)
         if m.sync_on_start and not self.mirror.catalog.tables:
             log.info("mirror is empty: taking a snapshot of the origin")
-            await self.mirror.sync(self.config.origin.dsn if self.origin_password is None or "@" in
-                                   self.config.origin.dsn else self.config.origin.dsn,
-                                   m.tables, m.exclude)
+            report = await self.mirror.sync(dsn, m.tables, m.exclude,
+                                            progress=lambda *a: log.info("sync: %s", " ".join(map(str, a))))
+            log.info("mirror snapshot done: %s", report)
         await self.executor.start()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
