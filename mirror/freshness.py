@@ -292,12 +292,10 @@ class FreshnessTracker:
         ``verified_at``; ``dirty`` means a later change is known to be missing.
         A table that is not mirrored gives (None, True)."""
         t = self.engine.catalog.get(schema, table)
-        if t is None:
+        if t is None or (schema, table) in self._dirty:
             return None, True
         if not self._tracked(t):
             return t.synced_at, False
-        if (schema, table) in self._dirty:
-            return None, True
         return max(self._verified_at or 0.0, t.synced_at), False
 
     def lag_seconds(self, schema: str, table: str) -> float:
