@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import sys
 
 import pytest
 from hypothesis import example, given, settings
@@ -17,8 +19,9 @@ from hypothesis import strategies as st
 from proxy.wire import codes as c
 from proxy.wire import messages as m
 from proxy.wire.framing import FrameReader, ProtocolViolation
-from test_codec_strategies import (BACKEND, FRONTEND, REST_OF_BODY, STARTUP, any_backend,
-                                   any_frontend, any_startup)
+sys.path.insert(0, os.path.dirname(__file__))  # the shared strategies, whatever the import mode
+from test_codec_strategies import (  # noqa: E402
+    BACKEND, FRONTEND, REST_OF_BODY, STARTUP, any_backend, any_frontend, any_startup)
 
 FAST = settings(max_examples=60, deadline=None)
 

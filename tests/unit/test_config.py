@@ -208,13 +208,13 @@ def test_a_bad_size_is_a_value_error(text):
 
 @pytest.mark.parametrize("text,expected", [
     (3, 3.0), (2.5, 2.5), ("10", 10.0), ("500ms", 0.5), ("2s", 2.0), ("1.5m", 90.0),
-    ("1h", 3600.0), (" 30 S ", 30.0),
+    ("1h", 3600.0), (" 30 S ", 30.0), ("-1", -1.0), (-1, -1.0),
 ])
 def test_durations_parse(text, expected):
     assert parse_duration(text) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "1d", "-5s", "s", "1 h 2"])
+@pytest.mark.parametrize("text", ["", "soon", "1d", "--5s", "s", "1 h 2", "5 s s"])
 def test_a_bad_duration_is_a_value_error(text):
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
@@ -336,6 +336,24 @@ def _section_blocks(text: str) -> dict[str, list[str]]:
     return blocks
 
 
+_KEY_LINE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+def _has_comment(lines: list[str], i: int, name: str) -> bool:
+    """A comment at the end of line i or just above it; or, for keys written as a
+    group (``cert = ""`` / ``key = ""``), a comment above the group that names it."""
+    if "#" in lines[i].split("=", 1)[1]:
+        return True
+    j = i - 1
+    while j >= 0 and _KEY_LINE.match(lines[j]):
+        j -= 1
+    if j < 0 or not lines[j].lstrip().startswith("#"):
+        return False
+    if j == i - 1:
+        return True
+    return name.replace("_", " ").lower() in lines[j].lower()
+
+
 def _example_text() -> str:
     if not os.path.exists(EXAMPLE):
         print(f"skipping: {os.path.abspath(EXAMPLE)} does not exist yet")
@@ -358,8 +376,7 @@ def test_every_config_field_appears_commented_in_the_example_file():
                   if re.match(rf"^\s*#?\s*{re.escape(f.name)}\s*=", line)]
             if not at:
                 missing.append(where)
-            elif not any(re.match(r"^\s*#", lines[i - 1]) if i else False for i in at) and \
-                    not any("#" in lines[i].split("=", 1)[1] for i in at):
+            elif not any(_has_comment(lines, i, f.name) for i in at):
                 uncommented.append(where)
     assert not missing, f"config.example.toml lacks {missing}"
     assert not uncommented, f"config.example.toml has no comment explaining {uncommented}"

@@ -7,7 +7,9 @@ ProtocolViolation as soon as the header is in, never a wait for more bytes.
 
 from __future__ import annotations
 
+import os
 import struct
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 
 from proxy.wire import messages as m
 from proxy.wire.framing import MAX_STARTUP_PACKET, FrameReader, ProtocolViolation, frame
-from test_codec_strategies import any_backend, any_frontend, any_startup
+sys.path.insert(0, os.path.dirname(__file__))  # the shared strategies, whatever the import mode
+from test_codec_strategies import any_backend, any_frontend, any_startup  # noqa: E402
 
 FAST = settings(max_examples=60, deadline=None)
 
