@@ -40,7 +40,17 @@ class ScramServer:
 
     def first(self, client_first: bytes) -> bytes:
         try:
-            self._server.set_client_first(client_first.decode())
+            text = client_first.decode()
+            # libpq sends an empty SCRAM user name ("n,,n=,r=..."): the user is the one in
+            # the startup packet, as in Postgres. scramp rejects empty attributes, so hand
+            # it a placeholder and put the client's own bare message back for the proof.
+            gs2_flag, _, rest = text.partition(",")
+            authzid, _, bare = rest.partition(",")
+            if bare.startswith("n=,"):
+                self._server.set_client_first(f"{gs2_flag},{authzid},n=*,{bare[3:]}")
+                self._server.client_first_bare = bare
+            else:
+                self._server.set_client_first(text)
         except (scramp.ScramException, UnicodeDecodeError) as e:
             raise InvalidPassword(f"malformed SCRAM message: {e}") from e
         return self._server.get_server_first().encode()
