@@ -117,7 +117,9 @@ def _scalar(types: dict[int, PgType], oid: int, typmod: int) -> tuple[str, str] 
         # The scanner trims the padding; bpcharout gives the padded text Postgres prints.
         return "VARCHAR", "textin(pg_catalog.bpcharout({c}))"
     if t is not None and t.typtype == "e":
-        return "VARCHAR", "{c}::text"
+        # Postgres orders and compares enums by declaration order, DuckDB text by bytes:
+        # kept as text but unfaithful, so queries touching it go to the origin.
+        return f"enum {t.name}: Postgres orders enums by declaration, not by text"
     return f"type {t.name if t else oid} has no exact DuckDB counterpart"
 
 
