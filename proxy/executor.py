@@ -53,8 +53,9 @@ class Execution:
     reader: object
     encoders: list
     cursor: object
-    pending: object = None   # leftover RecordBatch (after a row limit)
+    pending: object = None   # next RecordBatch to send (prefetched, or left over after a row limit)
     rows: int = 0
+    exhausted: bool = False
 
     def cancel(self) -> None:
         try:
@@ -222,6 +223,17 @@ class Executor:
                                f"column {f.name}: {schema.field(i).type} as type {f.type_oid}")
             encoders.append(enc)
         handle.reader, handle.encoders = reader, encoders
+        # encode the first batch now: an EncodeError here still falls back cleanly
+        first = await self.server.mirror.run(_next_batch, reader)
+        if first is not None:
+            from proxy.wire.values import EncodeError, encode_data_rows
+
+            try:
+                encode_data_rows(first.slice(0, 1), encoders)
+            except EncodeError as e:
+                raise Fallback("value_not_encodable", str(e)[:200])
+        handle.pending = first
+        handle.exhausted = first is None
         return handle
 
     async def _stream(self, s, ex: Execution, max_rows: int) -> bool:
@@ -234,6 +246,8 @@ class Executor:
         while True:
             batch = ex.pending
             ex.pending = None
+            if batch is None and ex.exhausted:
+                return True
             if batch is None:
                 s.executing_local = ex
                 try:
@@ -252,7 +266,11 @@ class Executor:
                 ex.pending = batch.slice(take)
                 batch = batch.slice(0, take)
             if batch.num_rows:
-                w.write(encode_data_rows(batch, ex.encoders))
+                try:
+                    w.write(encode_data_rows(batch, ex.encoders))
+                except Exception as e:
+                    raise PgError(f"pgaccel could not encode a mirror result value: {e}",
+                                  sqlstate=c.INTERNAL_ERROR)
                 sent += batch.num_rows
                 ex.rows += batch.num_rows
                 if w.transport.get_write_buffer_size() > 262144:
@@ -261,6 +279,7 @@ class Executor:
                 if ex.pending is None:
                     nxt = await loop_run(_next_batch, ex.reader)
                     if nxt is None:
+                        ex.exhausted = True
                         return True
                     ex.pending = nxt
                 return False
@@ -406,12 +425,18 @@ class Executor:
             ptypes, fields = stmt.described
             if len(m.params) != len(ptypes):
                 return None  # the origin produces the right error
+            from proxy.wire.values import PgInterval
+
             params = []
+            tz = s.context().timezone
             for i, v in enumerate(m.params):
                 try:
-                    params.append(decode_param(v, ptypes[i], m.param_format(i)))
+                    val = decode_param(v, ptypes[i], m.param_format(i), timezone=tz)
                 except Exception:
                     raise Fallback("parameter_not_decodable")
+                if isinstance(val, PgInterval):
+                    raise Fallback("parameter_not_decodable", "interval with months or mixed signs")
+                params.append(val)
             if fields is None:
                 return None
         except Fallback as f:
