@@ -272,7 +272,10 @@ method = "passthrough"
 dsn = "{pg.url()}"
 {extra_toml}""")
         log = os.path.join(d, "pgaccel.log")
-        proc = self.spawn("pgaccel", [PGACCEL, "serve", "--config", conf], log)
+        # PYTHONPATH: import this checkout's packages even if the venv's editable
+        # install predates a package's __init__.py (it then maps it as a namespace).
+        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        proc = self.spawn("pgaccel", [PGACCEL, "serve", "--config", conf], log, env=env)
         wait_port(port, proc, 30, log)
         return port
 
