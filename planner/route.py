@@ -1,0 +1,204 @@
+"""Routing: for each statement, decide where it runs.
+
+Policy
+======
+
+pgaccel answers from the mirror only what it has *positively recognised* as a pure
+read whose DuckDB translation is proven to give the Postgres result. Everything
+else goes to the origin, which is always correct; sending a statement to the
+origin is never an error, only a missed acceleration.
+
+1. **pgaccel's own commands** are answered by pgaccel (target ``admin``):
+   ``EXPLAIN (ROUTE) <stmt>`` reports the route of the inner statement;
+   ``SET/RESET/SHOW pgaccel.<name>`` reads or changes a pgaccel session setting.
+2. **A query string that does not tokenise** goes to the origin (``parse_failed``):
+   the origin produces the syntax error the client expects.
+3. **Several statements in one string** (``a; b`` over the simple protocol) go to
+   the origin as sent (``multiple_statements``); we never split them.
+4. **The statement kind is read from its leading keywords**, not from the AST
+   (sqlglot parses ``LISTEN x`` as a column alias and drops ``FOR UPDATE``).
+   Writes (INSERT/UPDATE/DELETE/MERGE/TRUNCATE/COPY/CALL/DO), DDL and privilege
+   changes, transaction control, SET/RESET/SHOW, EXPLAIN and every other utility
+   command go to the origin with their kind. Only SELECT/WITH/VALUES/TABLE are
+   read candidates.
+5. **A read inside an explicit transaction** goes to the origin
+   (``in_transaction``): it must see the transaction's snapshot and its writes.
+6. **A read candidate must parse** into exactly one sqlglot statement without
+   errors or ``Command`` fallbacks, must contain no data-modifying CTE and no
+   SELECT INTO (``write_statement``/``ddl_statement``), and no locking clause.
+7. **Every table it reads must be mirrored.** Unqualified names resolve through
+   ``search_path`` with ``pg_catalog`` searched first (so ``pg_*`` names are
+   catalog reads) and ``pg_temp`` first when the session has temporary objects
+   (then we cannot know, and relay). Catalog schemas, unmirrored tables, views and
+   table functions, and tables with row-level security go to the origin.
+8. **Functions**: anything with side effects or origin-only state (``nextval``,
+   ``pg_*``, ``set_config``, ``current_setting``, ``txid_*``, advisory locks …) and
+   anything volatile or time-dependent (``random()``, ``now()``,
+   ``current_date`` …) goes to the origin. The rest must be on the allowlist.
+9. **A read that reads no table** goes to the origin (``no_tables``): nothing to
+   gain.
+10. **Translation**: the rewrite passes in ``rewrite.RULES`` qualify names, type
+    the query with Postgres' rules and rewrite the known semantic gaps. Any node,
+    function, type combination or column they cannot prove equivalent — or a
+    column the mirror does not copy faithfully, or text ordering under a
+    collation DuckDB does not reproduce — sends the statement to the origin with
+    the reason the pass gave.
+11. Only then the route is ``mirror`` (``mirror_eligible``) with the DuckDB SQL,
+    the tables read and the Postgres types of the output columns.
+
+Freshness (``mirror_stale``) and caching (``cache_hit``) are decided after this, by
+the executor, from the tables a mirror route reads.
+
+Decisions are memoised by (statement text, session context, catalog version): a
+hit is one dict lookup. ``decide`` never raises; an internal error is reported as
+``parse_failed``/``unsupported_construct`` to the origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from . import classify, parse
+from .reasons import Refuse
+from .rewrite import Env, apply_rules, to_duckdb_sql
+
+log = logging.getLogger(__name__)
+
+BYTEWISE_COLLATIONS = frozenset({"c", "posix", "c.utf8", "c.utf-8", "ucs_basic", "pg_c_utf8"})
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    search_path: tuple[str, ...]
+    in_transaction: bool
+    timezone: str = "UTC"
+    datestyle: str = "ISO, MDY"
+    intervalstyle: str = "postgres"
+    extra_float_digits: int = 1
+    has_temp_objects: bool = False
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    target: str                      # "origin" | "mirror" | "admin"
+    reason: str
+    detail: str = ""
+    sql: str | None = None           # for "mirror": the DuckDB SQL ($1, $2 … parameters)
+    tables: frozenset[tuple[str, str]] = frozenset()
+    kind: str = ""                   # read | write | ddl | transaction | set | show | other | explain_route | pgaccel_set | pgaccel_show
+    # For "mirror": (name, Postgres type) of each output column, e.g. ("avg", "numeric").
+    # A numeric column whose DuckDB value is a VARCHAR carries the exact Postgres text.
+    columns: tuple[tuple[str, str], ...] = field(default=())
+
+
+def origin(reason: str, kind: str, detail: str = "", tables=frozenset()) -> Route:
+    return Route("origin", reason, detail, None, frozenset(tables), kind)
+
+
+def is_bytewise(collation: str) -> bool:
+    return (collation or "").lower() in BYTEWISE_COLLATIONS
+
+
+def _combined_kind(kinds: list[str]) -> str:
+    return max(kinds, key=parse.KIND_RANK.index)
+
+
+def plan(sql: str, ctx: SessionContext, catalog) -> Route:
+    """The routing policy (see module docstring), uncached."""
+    # 2. tokenise
+    try:
+        lexed = parse.lex(sql)
+    except SqlglotError as e:
+        return origin("parse_failed", "other", f"tokenizer: {e}")
+    if not lexed.statements:
+        return origin("empty_statement", "other")
+    # 3. several statements
+    if len(lexed.statements) > 1:
+        kinds = [parse.statement_kind(s)[0] for s in lexed.statements]
+        return origin("multiple_statements", _combined_kind(kinds), f"{len(kinds)} statements")
+    tokens = lexed.statements[0]
+    # 1. pgaccel's own commands
+    inner = parse.explain_route_inner(sql)
+    if inner is not None:
+        return Route("admin", "explain_route", inner, kind="explain_route")
+    setting = parse.pgaccel_setting(sql)
+    if setting is not None:
+        return Route("admin", "pgaccel_setting", setting[1], kind=setting[0])
+    # 4. statement kind from leading keywords
+    kind, reason = parse.statement_kind(tokens)
+    if kind != "read":
+        return origin(reason, kind, " ".join(parse.leading_words(tokens, 2)))
+    # 6. parse, no writes, no locks
+    try:
+        tree = parse.parse_read(sql, tokens)
+    except (SqlglotError, ValueError, RecursionError) as e:
+        return origin("parse_failed", "read", str(e).splitlines()[0][:200])
+    try:
+        classify.check_not_write(tree)
+    except Refuse as r:
+        return origin(r.reason, "write" if r.reason == "write_statement" else
+                      "ddl" if r.reason == "ddl_statement" else "read", r.detail)
+    if parse.has_locking_clause(tokens):
+        return origin("locking_clause", "read", "FOR UPDATE/SHARE")
+    # 5. transactions
+    if ctx.in_transaction:
+        return origin("in_transaction", "read")
+    # 7-9. tables and functions
+    try:
+        found = classify.resolve_tables(tree, ctx, catalog)
+        classify.check_functions(tree)
+        if not found.tables:
+            raise Refuse("no_tables", "reads no table")
+    except Refuse as r:
+        return origin(r.reason, "read", r.detail)
+    # 10. translation, on a private copy
+    tables = found.names
+    work = tree.copy()
+    marks = {id(t): mt for t, mt in found.tables}
+    for src, dst in zip(tree.walk(), work.walk()):
+        if isinstance(src, exp.Table) and id(src) in marks:
+            dst.meta["mirror_table"] = marks[id(src)]
+    env = Env(ctx=ctx, catalog=catalog, bytewise=is_bytewise(getattr(catalog, "collation", "")))
+    try:
+        work = apply_rules(work, env)
+        duck = to_duckdb_sql(work)
+    except Refuse as r:
+        return origin(r.reason, "read", r.detail, tables)
+    except (SqlglotError, RecursionError) as e:
+        return origin("unsupported_construct", "read", f"translation failed: {e}", tables)
+    # 11. mirror
+    return Route("mirror", "mirror_eligible", "", duck, tables, "read", env.columns)
+
+
+class Planner:
+    """Memoised routing decisions. ``decide`` is a dict lookup on a hit."""
+
+    def __init__(self, memo_size: int = 20000) -> None:
+        self.memo_size = memo_size
+        self._memo: OrderedDict = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def decide(self, sql: str, ctx: SessionContext, catalog) -> Route:
+        key = (sql, ctx, getattr(catalog, "version", None))
+        route = self._memo.get(key)
+        if route is not None:
+            self.hits += 1
+            self._memo.move_to_end(key)
+            return route
+        self.misses += 1
+        try:
+            route = plan(sql, ctx, catalog)
+        except Exception as e:          # never raise: the origin is always correct
+            log.exception("planner failed on a statement; routing to origin")
+            route = origin("unsupported_construct", "other", f"planner error: {type(e).__name__}: {e}")
+        self._memo[key] = route
+        if len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
+        return route
