@@ -95,6 +95,10 @@ class Route:
     # For "mirror": (name, Postgres type) of each output column, e.g. ("avg", "numeric").
     # A numeric column whose DuckDB value is a VARCHAR carries the exact Postgres text.
     columns: tuple[tuple[str, str], ...] = field(default=())
+    # For "mirror": the Postgres type the translation assumed for $1, $2 … (e.g. "int4",
+    # "numeric", "text"). The executor must fall back when the origin's
+    # ParameterDescription says otherwise (a client may declare parameter types).
+    params: tuple[str, ...] = field(default=())
 
 
 def origin(reason: str, kind: str, detail: str = "", tables=frozenset()) -> Route:
@@ -173,7 +177,8 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
     except (SqlglotError, RecursionError) as e:
         return origin("unsupported_construct", "read", f"translation failed: {e}", tables)
     # 11. mirror
-    return Route("mirror", "mirror_eligible", "", duck, tables, "read", env.columns)
+    params = tuple(env.params[i] for i in range(1, len(env.params) + 1))
+    return Route("mirror", "mirror_eligible", "", duck, tables, "read", env.columns, params)
 
 
 class Planner:

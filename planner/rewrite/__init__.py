@@ -21,6 +21,9 @@ def bridge_semantics(tree: exp.Expression, env: Env) -> exp.Expression:
     """Type the query with Postgres rules; refuse or rewrite where DuckDB differs."""
     cols = Bridge(env).run(tree)
     env.columns = tuple((name, t.name) for name, t in cols)
+    if env.params and sorted(env.params) != list(range(1, max(env.params) + 1)):
+        from ..reasons import Refuse
+        raise Refuse("unsupported_construct", "parameters $1..$n are not all used in typed positions")
     return tree
 
 

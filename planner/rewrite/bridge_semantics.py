@@ -30,6 +30,7 @@ from ..reasons import Refuse
 from . import numeric_division as nd
 from .numeric_division import fill
 
+PARAM_NUMERIC_SCALE = 18
 _INT_LIT = re.compile(r"^\d+$")
 _DEC_LIT = re.compile(r"^(\d*)\.(\d*)$")
 _DATE_LIT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -53,6 +54,7 @@ class Env:
     catalog: object
     bytewise: bool
     columns: tuple[tuple[str, str], ...] = ()
+    params: dict[int, str] = field(default_factory=dict)     # $n -> Postgres type assumed
     ctes: dict[str, Source] = field(default_factory=dict)
 
 
@@ -107,6 +109,8 @@ class Bridge:
 
     # ------------------------------------------------------------------ queries
     def run(self, tree: exp.Expression) -> list[tuple[str, PgType]]:
+        while isinstance(tree, (exp.Subquery, exp.Paren)) and not tree.args.get("alias"):
+            tree = tree.this
         if not isinstance(tree, (exp.Select, exp.SetOperation)):
             raise Refuse("unsupported_construct", f"top-level {type(tree).__name__}")
         cols = self.query(tree, top=True)
@@ -213,10 +217,13 @@ class Bridge:
                     raise Refuse("unsupported_construct", "unexpanded *")
                 t = self.expr(proj)
                 proj = node.expressions[len(cols)]
-                if t.name in ("unknown", "null"):
+                if t.name == "unknown":
+                    inner = proj.unalias()
+                    if isinstance(inner, (exp.Parameter, exp.Placeholder)):
+                        self.coerce(inner, T.TEXT)        # Postgres resolves it as text
                     t = T.TEXT
-                    if proj.unalias().is_string or isinstance(proj.unalias(), exp.Placeholder):
-                        pass
+                elif t.name == "null":
+                    t = T.TEXT
                 cols.append((proj.alias_or_name, t))
                 self.aliases[-1][proj.alias_or_name] = t
             distinct = node.args.get("distinct")
@@ -434,11 +441,7 @@ class Bridge:
         """Give an untyped literal or parameter the type Postgres infers for it."""
         inner = node.unnest() if isinstance(node, exp.Paren) else node
         if isinstance(inner, (exp.Parameter, exp.Placeholder)):
-            if target.name not in T.DUCKDB_TYPE and not target.is_numeric:
-                raise Refuse("unsupported_construct", f"parameter of type {target.name}")
-            if target.is_numeric and target.storage is None:
-                raise Refuse("unsupported_construct", "parameter of unconstrained numeric type")
-            node.replace(exp.Cast(this=node.copy(), to=T.duckdb_type(target)))
+            self._parameter(node, inner, target)
             return
         if not (isinstance(inner, exp.Literal) and inner.is_string):
             raise Refuse("unsupported_construct", "untyped expression")
@@ -462,6 +465,32 @@ class Bridge:
             node.replace(exp.Boolean(this=text.strip().lower() in ("true", "t")))
             return
         raise Refuse("unsupported_construct", f"literal {text!r} as {name}")
+
+    def _parameter(self, node: exp.Expression, param: exp.Expression, target: PgType) -> None:
+        """A parameter takes the type of its context, as Postgres infers it.
+
+        Postgres gives a parameter compared with numeric(p,s) the type numeric
+        (no typmod): it is not rounded to s digits. We cast to DECIMAL(38, 18) and
+        record the assumed Postgres type in Route.params so the executor can check
+        it against the origin's ParameterDescription (and fall back if they differ).
+        """
+        if not isinstance(param, exp.Parameter) or not param.name.isdigit():
+            raise Refuse("unsupported_construct", f"parameter {param.sql('postgres')}")
+        n = int(param.name)
+        name = "varchar" if target.name == "varchar" else target.name
+        if name == "varchar":
+            name = "text"
+        if name == "numeric":
+            duck = _dtype(f"DECIMAL(38, {PARAM_NUMERIC_SCALE})")
+        elif name in T.DUCKDB_TYPE and name not in ("uuid", "bytea", "interval", "float4"):
+            duck = _dtype(T.DUCKDB_TYPE[name])
+        else:
+            raise Refuse("unsupported_construct", f"parameter of type {target.name}")
+        prev = self.env.params.get(n)
+        if prev is not None and prev != name:
+            raise Refuse("unsupported_construct", f"${n} used as {prev} and {name}")
+        self.env.params[n] = name
+        node.replace(exp.Cast(this=node.copy(), to=duck))
 
     def e_Cast(self, node: exp.Cast) -> PgType:
         if isinstance(node, exp.TryCast) or node.args.get("format"):
@@ -489,6 +518,8 @@ class Bridge:
         s, d = src.name, target.name
         if s == "unknown":
             self.coerce(node.this, target)
+            if isinstance(node.this, exp.Cast):
+                node.replace(node.this)
             return target
         if s == "null" or s == d and not target.is_numeric:
             return target

@@ -62,10 +62,15 @@ MACROS: tuple[str, ...] = (
 )
 
 
-def install_macros(conn) -> None:
-    """Create the planner's DuckDB macros on a connection (idempotent, temporary)."""
+def install_macros(conn, temporary: bool = True) -> None:
+    """Create the planner's DuckDB macros on a connection (idempotent).
+
+    Temporary macros live in the connection's temp schema: every DuckDB connection
+    (``cursor()``) that runs mirror SQL needs them. ``temporary=False`` creates
+    them once in the database's default schema instead (not on a read-only file).
+    """
     for sql in MACROS:
-        conn.execute(sql)
+        conn.execute(sql if temporary else sql.replace(" TEMP MACRO ", " MACRO ", 1))
 
 
 @lru_cache(maxsize=64)

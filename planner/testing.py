@@ -1,6 +1,7 @@
 """Stand-in mirror catalog for planner tests (same shape as mirror/catalog.py).
 
-Not a test module itself: imported by the planner tests and fixture loader.
+Used by the planner unit, fixture and differential tests (and anyone who needs a
+catalog without a mirror).
 """
 
 from __future__ import annotations
