@@ -71,7 +71,10 @@ class Upstream:
                 f"could not connect to the origin server at {host}:{port}: {e or 'timeout'}") from e
         up = cls(reader, writer, key=(startup.get("user"), startup.get("database")), host=host, port=port)
         try:
-            await asyncio.wait_for(up._login(startup, password, relay), timeout if relay is None else None)
+            await asyncio.wait_for(up._login(startup, password, relay, timeout), timeout if relay is None else None)
+        except asyncio.TimeoutError:
+            up.close()
+            raise OriginUnavailable(f"login to the origin server at {host}:{port} timed out") from None
         except BaseException:
             up.close()
             raise
@@ -88,13 +91,16 @@ class Upstream:
                 raise OriginUnavailable("the origin server closed the connection unexpectedly")
             fr.feed(data)
 
-    async def _login(self, startup: dict[str, str], password: str | None, relay: AuthRelay | None) -> None:
+    async def _login(self, startup: dict[str, str], password: str | None, relay: AuthRelay | None,
+                     first_timeout: float | None = None) -> None:
         self.writer.write(StartupMessage(startup).encode())
         fr = FrameReader()
         user = startup.get("user", "")
         scram: scramp.ScramClient | None = None
         while True:
-            t, body = await self.read_frame(fr)
+            # the origin's first answer is due at once, also when the client is to be asked for a password
+            t, body = await asyncio.wait_for(self.read_frame(fr), first_timeout)
+            first_timeout = None
             if t == c.B_ERROR:
                 raise UpstreamError(decode_backend(t, body), frame(t, body))
             if t == c.B_AUTH:
