@@ -194,6 +194,14 @@ async def send_cancel(host: str, port: int, pid: int, secret: int) -> None:
         log.warning("cancel request to origin failed: %s", e)
 
 
+def _still_open(up: Upstream) -> bool:
+    """An idle origin connection is sent nothing: any byte (e.g. the 57P01 of an origin
+    shutdown), EOF or reset since it was pooled means the origin has closed it."""
+    r = up.reader
+    return not (up.broken or r.exception() is not None or r.at_eof() or len(r._buffer)
+                or up.writer.transport.is_closing())
+
+
 class Pool:
     """Idle origin connections by (user, database, startup options).
 
@@ -215,7 +223,7 @@ class Pool:
         while lst:
             up = lst.pop()
             STATS.upstreams_idle -= 1
-            if not up.broken and not up.reader.at_eof():
+            if _still_open(up):
                 STATS.counters["upstream_reuses"] += 1
                 return up
             up.close()
