@@ -53,7 +53,7 @@ class SingleFlight:
 
 class Refresher:
     def __init__(self, flight: SingleFlight | None = None, concurrency: int = 2, max_pending: int = 256) -> None:
-        self.flight = flight or SingleFlight()
+        self.flight = flight if flight is not None else SingleFlight()
         self._sem = asyncio.Semaphore(concurrency)
         self._pending: dict[Hashable, asyncio.Task] = {}
         self.max_pending = max_pending

@@ -75,7 +75,7 @@ class ResultCache:
         self._disk = diskcache.Cache(os.fspath(root / "results"), size_limit=max_bytes,
                                      eviction_policy="least-recently-used", cull_limit=16,
                                      statistics=False)
-        self.generations = generations or Generations(root / "generations", feed_id=feed_id)
+        self.generations = generations if generations is not None else Generations(root / "generations", feed_id=feed_id)
         self._front: OrderedDict[bytes, Entry] = OrderedDict()
         self._front_bytes = 0
         self._lock = threading.Lock()
