@@ -390,14 +390,66 @@ def _result_formats(formats: Sequence[int]) -> tuple[int, ...]:
 
 SHARED_ROLE = "*"
 
+_U32 = struct.Struct("<I")
+
+
+def _lp(b: bytes) -> bytes:
+    return _U32.pack(len(b)) + b
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    """The session part of a key: role, database and the settings that change
+    results. Build it once per session and again whenever a ParameterStatus / SET
+    changes one of RESULT_SETTINGS (``KeyScope.for_session``); then ``scope.key(...)``
+    per statement costs a few µs."""
+
+    role: str
+    database: str
+    settings: tuple[tuple[str, str], ...]
+    share_across_roles: bool = False
+    encoded: bytes = field(default=b"", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.encoded:
+            parts = [_lp(self.database.encode()), _U32.pack(len(self.settings))]
+            for name, value in self.settings:
+                parts += (_lp(name.encode()), _lp(value.encode()))
+            object.__setattr__(self, "encoded", b"".join(parts))
+
+    @classmethod
+    def for_session(cls, role: str, database: str, settings: Mapping[str, str] | None = None,
+                    share_across_roles: bool = False) -> "KeyScope":
+        kept = sorted((n.lower(), str(v)) for n, v in (settings or {}).items() if n.lower() in RESULT_SETTINGS)
+        return cls(role, database, tuple(kept), share_across_roles)
+
+    def key(self, sql: str | Statement, params: Sequence[bytes | None] = (), param_formats: Sequence[int] = (),
+            param_types: Sequence[int] = (), result_formats: Sequence[int] = ()) -> "CacheKey":
+        st = analyse(sql) if isinstance(sql, str) else sql
+        if st.error:
+            raise ValueError(st.error)
+        n = len(params)
+        return CacheKey(
+            fingerprint=st.fingerprint,
+            params=tuple(params) if all(p is None or type(p) is bytes for p in params)
+            else tuple(None if p is None else bytes(p) for p in params),
+            param_formats=_per_param(param_formats, n) if param_formats or n else (),
+            param_types=tuple(param_types),
+            result_formats=_result_formats(result_formats),
+            role=SHARED_ROLE if (self.share_across_roles and not st.role_dependent) else self.role,
+            database=self.database,
+            settings=self.settings,
+            scope_encoded=self.encoded,
+        )
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CacheKey:
     """Everything a result depends on except the versions of the tables it read
     (those live in the entry and are compared at lookup: see generations.py).
 
-    Build with :meth:`CacheKey.build`; ``digest`` (16 bytes) is the storage key and
-    the identity (equality and hash use it)."""
+    Build with :meth:`KeyScope.key` (per session scope) or :meth:`CacheKey.build`;
+    ``digest`` (16 bytes) is the storage key and the identity (equality and hash use it)."""
 
     fingerprint: str                          # blake2b of the canonical statement text
     params: tuple[bytes | None, ...]          # bound parameter values as sent (None = NULL)
@@ -408,33 +460,20 @@ class CacheKey:
     database: str
     settings: tuple[tuple[str, str], ...]     # RESULT_SETTINGS present in the session, sorted
     digest: bytes = field(default=b"", compare=False)
+    scope_encoded: bytes = field(default=b"", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
             object.__setattr__(self, "digest", self._compute_digest())
 
     def _compute_digest(self) -> bytes:
-        h = hashlib.blake2b(digest_size=16, person=b"pgaccel-key-v1")
-
-        def put(b: bytes) -> None:
-            h.update(struct.pack("<I", len(b)))
-            h.update(b)
-
-        put(self.fingerprint.encode())
-        h.update(struct.pack("<I", len(self.params)))
+        scope = self.scope_encoded or KeyScope(self.role, self.database, self.settings).encoded
+        parts = [_lp(self.fingerprint.encode()), _lp(self.role.encode()), scope, _U32.pack(len(self.params))]
         for p in self.params:
-            if p is None:
-                h.update(b"\xff\xff\xff\xff")
-            else:
-                put(p)
+            parts.append(b"\xff\xff\xff\xff" if p is None else _lp(p))
         for seq in (self.param_formats, self.param_types, self.result_formats):
-            put(struct.pack(f"<{len(seq)}q", *seq))
-        put(self.role.encode())
-        put(self.database.encode())
-        for name, value in self.settings:
-            put(name.encode())
-            put(value.encode())
-        return h.digest()
+            parts.append(_lp(struct.pack(f"<{len(seq)}q", *seq)))
+        return hashlib.blake2b(b"".join(parts), digest_size=16, person=b"pgaccel-key-v1").digest()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CacheKey) and other.digest == self.digest
@@ -446,6 +485,10 @@ class CacheKey:
     def hex(self) -> str:
         return self.digest.hex()
 
+    @property
+    def scope(self) -> KeyScope:
+        return KeyScope(self.role, self.database, self.settings)
+
     @classmethod
     def build(cls, sql: str | Statement, *, role: str, database: str,
               settings: Mapping[str, str] | None = None,
@@ -456,24 +499,5 @@ class CacheKey:
         RESULT_SETTINGS are kept). ``share_across_roles``: drop the role from the key
         unless the statement depends on the role; the caller must then check the
         role may read every table of a hit (``entry.tables``) before serving it."""
-        st = analyse(sql) if isinstance(sql, str) else sql
-        if st.error:
-            raise ValueError(st.error)
-        kept: list[tuple[str, str]] = []
-        if settings:
-            for name, value in settings.items():
-                ln = name.lower()
-                if ln in RESULT_SETTINGS:
-                    kept.append((ln, str(value)))
-            kept.sort()
-        n = len(params)
-        return cls(
-            fingerprint=st.fingerprint,
-            params=tuple(None if p is None else bytes(p) for p in params),
-            param_formats=_per_param(param_formats, n),
-            param_types=tuple(int(t) for t in param_types),
-            result_formats=_result_formats(result_formats),
-            role=SHARED_ROLE if (share_across_roles and not st.role_dependent) else role,
-            database=database,
-            settings=tuple(kept),
-        )
+        return KeyScope.for_session(role, database, settings, share_across_roles).key(
+            sql, params, param_formats, param_types, result_formats)

@@ -185,3 +185,13 @@ def test_normalise_is_memoised_by_exact_text():
     normalise(sql)
     info = analyse.cache_info()
     assert info.hits == 1 and info.misses == 1
+
+
+def test_session_scope_builds_the_same_key_as_build():
+    from cache.key import KeyScope
+    scope = KeyScope.for_session("alice", "app", BASE["settings"])
+    sql = "select * from t where id = $1"
+    assert scope.key(sql, [b"7"], [0], [23], [1, 1]) == \
+        key(sql, params=[b"7"], param_formats=[0], param_types=[23], result_formats=[1])
+    assert KeyScope.for_session("alice", "app", {**BASE["settings"], "TimeZone": "Asia/Tokyo"}).key(sql, [b"7"]) \
+        != scope.key(sql, [b"7"])

@@ -297,3 +297,13 @@ def test_clear_and_stats(cache):
     cache.clear()
     assert cache.stats()["entries"] == 0
     assert cache.get(k(), max_staleness=5)[1] == "miss"
+
+
+def test_payload_bytes_round_trip_exactly_through_disk(tmp_path):
+    payload = bytes(range(256)) * 300          # binary-format DataRows: every byte value
+    c = ResultCache(tmp_path / "c", memory_bytes=0)
+    c.put(k(), payload, c.begin([SALES]), rows=1, sql="q")
+    c.close()
+    c2 = ResultCache(tmp_path / "c")
+    assert c2.peek(k()).payload == payload
+    c2.close()
