@@ -215,6 +215,10 @@ class Server:
             if not busy:
                 break
             await asyncio.sleep(0.05)
+        # statements still running on the origin are cancelled there, not left to run on
+        late = [s for s in self.sessions.values() if s.pending and s.upstream is not None]
+        if late:
+            await asyncio.gather(*(s.cancel_running() for s in late), return_exceptions=True)
         closed = 0
         for s in list(self.sessions.values()):
             try:
