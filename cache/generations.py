@@ -84,10 +84,12 @@ class Generations:
 
     _EPOCH = "__epoch__"
     _FEED = "__feed__"
+    _ALL = "__all__"
 
     def __init__(self, path: str | os.PathLike | None = None, feed_id: str | None = None) -> None:
         self._lock = threading.Lock()
         self._gens: dict[Table, int] = {}
+        self._all = 0     # bumped by bump_all(): part of every table's generation
         self._verified: dict[Table, float] = {}
         self._default_verified: float | None = None
         self._db = diskcache.Cache(os.fspath(path), eviction_policy="none", size_limit=2**40) if path else None
@@ -96,6 +98,7 @@ class Generations:
             try:
                 prev_epoch = int(self._db.get(self._EPOCH, 0))
                 prev_feed = self._db.get(self._FEED)
+                self._all = int(self._db.get(self._ALL, 0))
                 for k in self._db.iterkeys():
                     if isinstance(k, str) and "\x1f" in k:
                         s, t = k.split("\x1f", 1)
@@ -130,6 +133,17 @@ class Generations:
     def bump(self, tables: Iterable[Table]) -> None:
         with self._lock:
             self._bump_locked(tables)
+
+    def bump_all(self) -> None:
+        """A write whose tables are unknown (DDL, a function with side effects...):
+        every entry stops being fresh."""
+        with self._lock:
+            self._all += 1
+            if self._db is not None:
+                self._db.set(self._ALL, self._all)
+
+    def _gen(self, t: Table) -> int:
+        return (self._all << 32) | self._gens.get(t, 0)
 
     def _bump_locked(self, tables: Iterable[Table]) -> None:
         for t in tables:
@@ -167,17 +181,17 @@ class Generations:
     def snapshot(self, tables: Iterable[Table]) -> dict[Table, int]:
         """Generations to store with an entry; take it before running its query."""
         with self._lock:
-            return {(t[0], t[1]): self._gens.get((t[0], t[1]), 0) for t in tables}
+            return {(t[0], t[1]): self._gen((t[0], t[1])) for t in tables}
 
     def generation(self, table: Table) -> int:
-        return self._gens.get((table[0], table[1]), 0)
+        return self._gen((table[0], table[1]))
 
     def current(self, tables: Iterable[Table]) -> Mapping[Table, TableState]:
         """What :meth:`store.ResultCache.lookup` compares an entry with."""
         with self._lock:
             out = {}
             for t in tables:
-                out[t] = TableState(self._gens.get(t, 0), self._verified.get(t, self._default_verified))
+                out[t] = TableState(self._gen(t), self._verified.get(t, self._default_verified))
             return out
 
     __call__ = current

@@ -307,3 +307,15 @@ def test_payload_bytes_round_trip_exactly_through_disk(tmp_path):
     c2 = ResultCache(tmp_path / "c")
     assert c2.peek(k()).payload == payload
     c2.close()
+
+
+def test_bump_all_makes_every_entry_not_fresh(cache):
+    on_sales, on_users = k("select 1 from sales"), k("select 1 from users")
+    store(cache, on_sales, (SALES,))
+    store(cache, on_users, (USERS,))
+    cache.generations.bump_all()       # e.g. DDL through pgaccel on an unknown table
+    verify_now(cache)
+    assert cache.get(on_sales, max_staleness=60)[1] == "stale"
+    assert cache.get(on_users, max_staleness=60)[1] == "stale"
+    store(cache, on_sales, (SALES,))
+    assert cache.get(on_sales, max_staleness=60)[1] == "fresh"
