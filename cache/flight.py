@@ -4,7 +4,9 @@
 ``coro_fn()`` in its own task; callers arriving while it runs await that same task.
 Everyone gets its result or its exception. The key is released when the task
 finishes, so a later miss runs again. A waiter that is cancelled (client went away)
-does not cancel the computation for the others.
+does not cancel the computation for the others. A caller that passes
+``not_before`` (its session's last write) does not join a computation that started
+before it: it starts its own (read your own writes).
 
 ``Refresher.schedule(key, coro_fn)``: recompute a stale entry in the background,
 at most ``concurrency`` at a time, deduplicated against pending refreshes and against
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Callable, Hashable
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 class SingleFlight:
     def __init__(self) -> None:
         self._inflight: dict[Hashable, asyncio.Task] = {}
+        self._started_at: dict[Hashable, float] = {}
         self.started = 0     # computations started
         self.joined = 0      # callers that waited for someone else's computation
 
@@ -33,11 +37,15 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._inflight)
 
-    async def run(self, key: Hashable, coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    async def run(self, key: Hashable, coro_fn: Callable[[], Awaitable[Any]],
+                  not_before: float | None = None) -> Any:
         task = self._inflight.get(key)
+        if task is not None and not_before is not None and self._started_at[key] < not_before:
+            task = None
         if task is None:
             task = asyncio.get_running_loop().create_task(coro_fn())
             self._inflight[key] = task
+            self._started_at[key] = time.time()
             self.started += 1
             task.add_done_callback(lambda t, k=key: self._done(k, t))
         else:
@@ -47,6 +55,7 @@ class SingleFlight:
     def _done(self, key: Hashable, task: asyncio.Task) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
+            del self._started_at[key]
         if not task.cancelled():
             task.exception()  # mark retrieved: no "never retrieved" warning if every waiter left
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 
 import pytest
 
@@ -150,3 +151,23 @@ def test_refresher_logs_errors_instead_of_raising(caplog):
     with caplog.at_level(logging.WARNING, logger="cache.flight"):
         ref = run(main())
     assert ref.failed == 1 and "bad" in caplog.text
+
+
+def test_a_session_that_just_wrote_does_not_join_an_older_computation():
+    async def main():
+        flight = SingleFlight()
+        calls = []
+
+        async def compute(tag):
+            calls.append(tag)
+            await asyncio.sleep(0.02)
+            return tag
+
+        old = asyncio.ensure_future(flight.run("k", lambda: compute("before write")))
+        await asyncio.sleep(0.005)
+        wrote_at = time.time()
+        mine = await flight.run("k", lambda: compute("after write"), not_before=wrote_at)
+        return mine, await old, calls, len(flight)
+
+    mine, old, calls, left = run(main())
+    assert mine == "after write" and old == "before write" and len(calls) == 2 and left == 0
