@@ -7,7 +7,6 @@ order of the routing policy in ``route.py``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -147,5 +146,3 @@ def check_functions(tree: exp.Expression) -> None:
     if volatile:
         raise Refuse("volatile_function", f"{volatile}() is volatile or time-dependent")
 
-
-_SAFE_REGEX = re.compile(r"^[A-Za-z0-9 _.*+?^$|()\[\]{},:'/@#%&=<>!-]*$")

@@ -20,9 +20,12 @@ from sqlglot.tokens import Token, TokenType
 DIALECT = sqlglot.Dialect.get_or_raise("postgres")
 
 # Function names whose sqlglot parse loses a distinction that changes the result
-# (date_part returns float8 where extract returns numeric; substr names its column
-# "substr"). They are renamed before parsing so they arrive as exp.Anonymous.
-RENAMED_FUNCTIONS = {"date_part": "pgaccel__date_part", "substr": "pgaccel__substr"}
+# (date_part returns float8 where extract returns numeric) or the output column
+# name (substr, mod, strpos ... name their column after themselves). They are
+# renamed before parsing so they arrive as exp.Anonymous with their own name.
+RENAMED_FUNCTIONS = {name: "pgaccel__" + name for name in (
+    "date_part", "substr", "mod", "strpos", "ceiling", "char_length", "character_length", "every",
+)}
 RENAMED_BACK = {v: k for k, v in RENAMED_FUNCTIONS.items()}
 
 READ_WORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "("})
@@ -139,8 +142,9 @@ def parse_read(sql: str, tokens: tuple[Token, ...]) -> exp.Expression:
     exp.Anonymous, then parses with errors raised (never silently recovered).
     """
     text = sql
-    renames = [t for t in tokens
-               if t.token_type == TokenType.VAR and t.text.lower() in RENAMED_FUNCTIONS]
+    renames = [t for i, t in enumerate(tokens[:-1])
+               if t.token_type == TokenType.VAR and t.text.lower() in RENAMED_FUNCTIONS
+               and tokens[i + 1].token_type == TokenType.L_PAREN]
     if renames:
         parts, pos = [], 0
         for t in renames:

@@ -17,7 +17,7 @@ from ..reasons import Refuse
 from . import numeric_division as nd
 from .numeric_division import fill
 
-_SAFE_REGEX = re.compile(r"^[A-Za-z0-9 _.*+?^$|()\[\],:/@#%&=<>!-]*$")
+_SAFE_REGEX = re.compile(r"^([A-Za-z0-9 _.*+?^$|()\[\],:/@#%&=<>!-]|\{\d+(,\d*)?\})*$")
 EXTRACT_FIELDS = {"YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "QUARTER", "DOW", "ISODOW", "DOY", "WEEK", "ISOYEAR"}
 DATE_FIELDS = {"YEAR", "MONTH", "DAY", "QUARTER", "DOW", "ISODOW", "DOY", "WEEK", "ISOYEAR"}
 TRUNC_UNITS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"}
@@ -27,7 +27,15 @@ def _cast(node: exp.Expression, duck: str) -> exp.Expression:
     return exp.Cast(this=node, to=exp.DataType.build(duck, dialect="duckdb"))
 
 
+def _outer(node: exp.Expression) -> exp.Expression:
+    """An aggregate's outermost wrapper: FILTER (...) and OVER (...) belong to it."""
+    while isinstance(node.parent, (exp.Filter, exp.Window)) and node.parent.this is node:
+        node = node.parent
+    return node
+
+
 def _wrap_cast(node: exp.Expression, duck: str) -> None:
+    node = _outer(node)
     node.replace(_cast(node.copy(), duck))
 
 
@@ -63,8 +71,13 @@ def _int_arg(b, parent, key, what) -> None:
 
 # ------------------------------------------------------------------ scalars
 def f_lower(b, node):
-    _text_arg(b, node, "this", "lower/upper")
+    _text_arg(b, node, "this", "lower")
     return T.TEXT
+
+
+def f_upper(b, node):
+    # DuckDB (utf8proc) upper-cases 'ß' to 'ẞ'; Postgres (libc) leaves it.
+    raise Refuse("unsupported_construct", "upper() of non-ASCII text differs between engines")
 
 
 def f_length(b, node):
@@ -291,9 +304,27 @@ def f_substr(b, node):
 
 
 def f_make_date(b, node):
-    for key in ("year", "month", "day"):
-        _int_arg(b, node, key, "make_date")
+    if len(node.expressions) != 3:
+        raise Refuse("unsupported_construct", "make_date arity")
+    for i in range(3):
+        t = b.expr(node.expressions[i])
+        if t.name not in ("int2", "int4"):
+            raise Refuse("unsupported_construct", f"make_date of {t.name}")
     return PgType("date")
+
+
+def _renamed(cls, handler, **keys):
+    """Handle a renamed function (see parse.RENAMED_FUNCTIONS) as sqlglot's class."""
+    def h(b, node):
+        args = node.expressions
+        names = list(keys)
+        if len(args) != len(names):
+            raise Refuse("unsupported_construct", f"{node.name} arity")
+        new = cls(**{keys[n]: a.copy() for n, a in zip(names, args)})
+        node.replace(new)
+        t = handler(b, new)
+        return t
+    return h
 
 
 # --------------------------------------------------------------- aggregates
@@ -384,6 +415,8 @@ def a_minmax(b, node):
         raise Refuse("unsupported_construct", "min/max of numerics whose scale varies per row")
     if t.name in ("unknown", "null", "bool"):
         raise Refuse("unsupported_construct", f"min/max of {t.name}")
+    if t.name == "varchar":
+        return T.TEXT          # max(varchar) resolves to max(text)
     return t
 
 
@@ -474,7 +507,7 @@ def w_window(b, node: exp.Window):
 
 
 CLASS_HANDLERS = {
-    "Lower": f_lower, "Upper": f_lower, "Length": f_length, "Substring": f_substring, "Trim": f_trim,
+    "Lower": f_lower, "Upper": f_upper, "Length": f_length, "Substring": f_substring, "Trim": f_trim,
     "Replace": f_replace, "Left": f_left, "Right": f_left, "StrPosition": f_strpos, "Concat": f_concat,
     "DPipe": f_dpipe, "SplitPart": f_split_part, "MD5": f_md5, "Pad": f_pad, "Repeat": f_repeat,
     "Abs": f_abs, "Ceil": f_ceil, "Floor": f_ceil, "Round": f_round, "Sign": f_sign,
@@ -485,7 +518,15 @@ CLASS_HANDLERS = {
     "LogicalAnd": a_bool, "LogicalOr": a_bool, "GroupConcat": a_string_agg, "Filter": a_filter,
     "Grouping": a_grouping, "Window": w_window,
 }
-ANONYMOUS_HANDLERS = {"pgaccel__date_part": f_date_part, "pgaccel__substr": f_substr}
+ANONYMOUS_HANDLERS = {
+    "pgaccel__date_part": f_date_part, "pgaccel__substr": f_substr, "make_date": f_make_date,
+    "pgaccel__mod": _renamed(exp.Mod, lambda b, n: b.e_Mod(n), a="this", b="expression"),
+    "pgaccel__strpos": _renamed(exp.StrPosition, f_strpos, a="this", b="substr"),
+    "pgaccel__ceiling": _renamed(exp.Ceil, f_ceil, a="this"),
+    "pgaccel__char_length": _renamed(exp.Length, f_length, a="this"),
+    "pgaccel__character_length": _renamed(exp.Length, f_length, a="this"),
+    "pgaccel__every": _renamed(exp.LogicalAnd, a_bool, a="this"),
+}
 
 
 def call(b, node: exp.Expression) -> PgType:

@@ -31,6 +31,10 @@ from . import numeric_division as nd
 from .numeric_division import fill
 
 PARAM_NUMERIC_SCALE = 18
+INTERVAL_UNITS = {   # unit -> (months, days, microseconds) per 1
+    "YEAR": (12, 0, 0), "MONTH": (1, 0, 0), "WEEK": (0, 7, 0), "DAY": (0, 1, 0),
+    "HOUR": (0, 0, 3_600_000_000), "MINUTE": (0, 0, 60_000_000), "SECOND": (0, 0, 1_000_000),
+}
 _INT_LIT = re.compile(r"^\d+$")
 _DEC_LIT = re.compile(r"^(\d*)\.(\d*)$")
 _DATE_LIT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -55,6 +59,7 @@ class Env:
     bytewise: bool
     columns: tuple[tuple[str, str], ...] = ()
     params: dict[int, str] = field(default_factory=dict)     # $n -> Postgres type assumed
+    intervals: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     ctes: dict[str, Source] = field(default_factory=dict)
 
 
@@ -550,14 +555,14 @@ class Bridge:
         return False
 
     # arithmetic ------------------------------------------------------------
-    def _operands(self, node: exp.Binary) -> tuple[PgType, PgType]:
-        lt = self.expr(node.left)
-        rt = self.expr(node.right)
+    def _operands(self, node: exp.Expression) -> tuple[PgType, PgType]:
+        lt = self.expr(node.this)
+        rt = self.expr(node.expression)
         if lt.name == "unknown" and rt.name not in ("unknown", "null"):
-            self.coerce(node.left, rt)
+            self.coerce(node.this, rt)
             lt = rt
         elif rt.name == "unknown" and lt.name not in ("unknown", "null"):
-            self.coerce(node.right, lt)
+            self.coerce(node.expression, lt)
             rt = lt
         return lt, rt
 
@@ -866,7 +871,16 @@ class Bridge:
         u = unit.name.upper()
         if u.endswith("S"):
             u = u[:-1]
-        if u not in ("YEAR", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"):
+        if u not in INTERVAL_UNITS:
             raise Refuse("unsupported_construct", f"interval unit {u}")
         node.set("unit", exp.Var(this=u))
+        # DuckDB 1.5 treats interval constants that compare equal ('1 month' and
+        # '30 days', '1 day' and '24 hours') as the same expression and evaluates
+        # both as one of them. Refuse statements where that could happen.
+        months, days, micros = (v * int(value.name) for v in INTERVAL_UNITS[u])
+        key = (months * 30 + days) * 86_400_000_000 + micros
+        seen = self.env.intervals.setdefault(key, (months, days, micros))
+        if seen != (months, days, micros):
+            raise Refuse("unsupported_construct",
+                         "interval constants that DuckDB considers equal (it merges them)")
         return PgType("interval")

@@ -20,7 +20,7 @@ _CAST_NAMES = {
     "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamptz", "INTERVAL": "interval", "CHAR": "bpchar",
 }
 _SPECIAL = {
-    exp.Case: "case", exp.Coalesce: "coalesce", exp.Nullif: "nullif", exp.Greatest: "greatest",
+    exp.Coalesce: "coalesce", exp.Nullif: "nullif", exp.Greatest: "greatest",
     exp.Least: "least", exp.Exists: "exists", exp.Array: "array", exp.Extract: "extract",
     exp.CurrentDate: "current_date", exp.CurrentTimestamp: "current_timestamp",
     exp.Substring: "substring", exp.StrPosition: "position", exp.Trim: "btrim",
@@ -30,16 +30,37 @@ _SPECIAL = {
 
 
 def figure_colname(node: exp.Expression) -> str | None:
+    name, _ = _figure(node)
+    return name
+
+
+def _figure(node: exp.Expression) -> tuple[str | None, int]:
+    """(name, strength) as FigureColnameInternal: 2 = a real name, 1 = a type name or
+    keyword ("case"), 0 = "?column?"."""
+    if isinstance(node, exp.Case):
+        default = node.args.get("default")
+        if default is not None:
+            name, strength = _figure(default)
+            if strength > 1:
+                return name, strength
+        return "case", 1
+    if isinstance(node, exp.Cast):
+        name, strength = _figure(node.this)
+        if strength > 1:
+            return name, strength
+        kind = node.to.this.name
+        return _CAST_NAMES.get(kind, kind.lower()), 1
+    name = _simple(node)
+    if name is None:
+        return None, 2
+    return name, 0 if name == "?column?" else 2
+
+
+def _simple(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Column):
         return None if isinstance(node.this, exp.Star) else node.name
     if isinstance(node, exp.Paren):
         return figure_colname(node.this)
-    if isinstance(node, exp.Cast):
-        inner = figure_colname(node.this)
-        if inner and inner != "?column?":
-            return inner
-        kind = node.to.this.name
-        return _CAST_NAMES.get(kind, kind.lower())
     if isinstance(node, exp.Boolean):
         return "bool"
     if isinstance(node, exp.Window):
@@ -52,6 +73,8 @@ def figure_colname(node: exp.Expression) -> str | None:
             first = q.expressions[0]
             return first.alias if isinstance(first, exp.Alias) else (figure_colname(first) or "?column?")
         return "?column?"
+    if isinstance(node, exp.Pad):
+        return "lpad" if node.args.get("is_left") else "rpad"
     if isinstance(node, exp.Trim):
         pos = (node.args.get("position") or "").upper()
         return {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(pos, "btrim")
