@@ -86,7 +86,10 @@ class Upstream:
             f = fr.next_frame()
             if f is not None:
                 return f
-            data = await self.reader.read(65536)
+            try:
+                data = await self.reader.read(65536)
+            except OSError as e:  # a reset: the origin's fault, not the client's (session.py)
+                raise OriginUnavailable(f"lost the connection to the origin server: {e}") from e
             if not data:
                 raise OriginUnavailable("the origin server closed the connection unexpectedly")
             fr.feed(data)
