@@ -107,24 +107,19 @@ class Executor:
         data = (Parse("pgaccel_s", sql).encode() + Bind("pgaccel_p", "pgaccel_s").encode() +
                 Execute("pgaccel_p").encode() + Close(b"P", "pgaccel_p").encode() +
                 Close(b"S", "pgaccel_s").encode())
-        got = await s.origin_roundtrip(data, until=(), forward=False)
-        # origin_roundtrip stops at the first terminal frame; read until the second CloseComplete
-        rows, closes, err = [], 0, None
-        frames = list(got)
-        while True:
-            for t, body in frames:
-                if t == c.B_DATA_ROW:
-                    m = decode_backend(t, body)
-                    rows.append(tuple(None if v is None else v.decode() for v in m.values))
-                elif t == c.B_CLOSE_COMPLETE:
-                    closes += 1
-                elif t == c.B_ERROR:
-                    err = decode_backend(t, body)
-            if err is not None:
+        s.upstream.writer.write(data + frame(c.F_FLUSH, b""))
+        rows, closes = [], 0
+        while closes < 2:
+            t, body = await s.origin_frame()
+            if t == c.B_DATA_ROW:
+                m = decode_backend(t, body)
+                rows.append(tuple(None if v is None else v.decode() for v in m.values))
+            elif t == c.B_CLOSE_COMPLETE:
+                closes += 1
+            elif t == c.B_ERROR:
+                err = decode_backend(t, body)
                 raise PgError(err.message or "internal query failed", sqlstate=err.sqlstate)
-            if closes >= 2:
-                return rows
-            frames = [await s.origin_frame()]
+        return rows
 
     async def _check_route(self, s, sql: str, extended: bool):
         """Re-decide with fresh settings; check privileges and freshness. Returns the
