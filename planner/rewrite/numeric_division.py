@@ -16,8 +16,9 @@ in DOUBLE, so we rebuild the Postgres result with HUGEINT arithmetic:
 
 The arithmetic lives in DuckDB scalar macros (``MACROS``), which the executor
 installs on every DuckDB connection it runs mirror SQL on (``install_macros``).
-If the result scale exceeds 20 digits, or any intermediate overflows, DuckDB
-raises an error and the executor falls back to the origin. Division by zero
+A result whose scale exceeds 20 is exact only when its digits beyond the 20th are
+zeros (a zero quotient, typically); otherwise, or when any intermediate overflows,
+DuckDB raises an error and the executor falls back to the origin. Division by zero
 raises too (the origin then raises the genuine Postgres error).
 """
 
@@ -46,18 +47,27 @@ MACROS: tuple[str, ...] = (
     "CASE WHEN pgaccel_nfirst(a, ka) <= pgaccel_nfirst(b, kb) THEN 1 ELSE 0 END), da, db, 0), 1000)",
     "CREATE OR REPLACE TEMP MACRO pgaccel_div_round(n, d) AS "
     "((2 * ABS(n) + ABS(d)) // (2 * ABS(d))) * SIGN(n) * SIGN(d)",
-    f"CREATE OR REPLACE TEMP MACRO pgaccel_div_at(a, ka, b, kb, r) AS "
-    f"CASE WHEN b = 0 AND a IS NOT NULL THEN ERROR('division by zero') "
-    f"WHEN r > {RESULT_STORAGE} THEN ERROR('pgaccel: numeric result scale above {RESULT_STORAGE}') "
-    f"ELSE CAST(pgaccel_div_round(a * pgaccel_pow10(kb + r), b * pgaccel_pow10(ka)) "
-    f"* pgaccel_pow10({RESULT_STORAGE} - r) AS DECIMAL(38, 0)) "
+    # the rounded quotient as an exact integer scaled by 10^r
+    "CREATE OR REPLACE TEMP MACRO pgaccel_div_q(a, ka, b, kb, r) AS "
+    "pgaccel_div_round(a * pgaccel_pow10(kb + r), b * pgaccel_pow10(ka))",
+    # q / 10^r as DECIMAL(38, S); exact, or an error when it needs more than S decimals
+    f"CREATE OR REPLACE TEMP MACRO pgaccel_div_value(q, r) AS "
+    f"CASE WHEN r > {RESULT_STORAGE} AND q % pgaccel_pow10(r - {RESULT_STORAGE}) <> 0 "
+    f"THEN ERROR('pgaccel: numeric result needs more than {RESULT_STORAGE} decimals') "
+    f"ELSE CAST(CASE WHEN r <= {RESULT_STORAGE} THEN q * pgaccel_pow10({RESULT_STORAGE} - r) "
+    f"ELSE q // pgaccel_pow10(r - {RESULT_STORAGE}) END AS DECIMAL(38, 0)) "
     f"* CAST('1e-{RESULT_STORAGE}' AS DECIMAL(38, {RESULT_STORAGE})) END",
+    "CREATE OR REPLACE TEMP MACRO pgaccel_div_at(a, ka, b, kb, r) AS "
+    "CASE WHEN b = 0 AND a IS NOT NULL THEN ERROR('division by zero') "
+    "ELSE pgaccel_div_value(pgaccel_div_q(a, ka, b, kb, r), r) END",
     # Postgres numeric_div of exact integers a/10^ka (display scale da) and b/10^kb (db)
     "CREATE OR REPLACE TEMP MACRO pgaccel_numeric_div(a, ka, da, b, kb, db) AS "
     "pgaccel_div_at(a, ka, b, kb, pgaccel_div_scale(a, ka, da, b, kb, db))",
     # Postgres text of a value held in DECIMAL(38, k) with display scale d <= k
     "CREATE OR REPLACE TEMP MACRO pgaccel_numeric_text(v, k, d) AS "
-    "CASE WHEN d = 0 AND k > 0 THEN LEFT(CAST(v AS VARCHAR), CAST(LENGTH(CAST(v AS VARCHAR)) - k - 1 AS INTEGER)) "
+    "CASE WHEN d > k THEN CAST(v AS VARCHAR) || CASE WHEN k = 0 THEN '.' ELSE '' END "
+    "|| REPEAT('0', CAST(d - k AS INTEGER)) "
+    "WHEN d = 0 AND k > 0 THEN LEFT(CAST(v AS VARCHAR), CAST(LENGTH(CAST(v AS VARCHAR)) - k - 1 AS INTEGER)) "
     "ELSE LEFT(CAST(v AS VARCHAR), CAST(LENGTH(CAST(v AS VARCHAR)) - (k - d) AS INTEGER)) END",
 )
 
