@@ -127,10 +127,12 @@ def from_catalog(pg_type: str, typmod: int = -1) -> PgType:
 
 
 def duckdb_type(t: PgType) -> exp.DataType:
+    from .rewrite.bridge_semantics import _dtype
+
     if t.name == "numeric":
         assert t.storage is not None
-        return exp.DataType.build(f"DECIMAL(38, {t.storage})", dialect="duckdb")
-    return exp.DataType.build(DUCKDB_TYPE[t.name], dialect="duckdb")
+        return _dtype(f"DECIMAL(38, {t.storage})")
+    return _dtype(DUCKDB_TYPE[t.name])
 
 
 def parse_cast_target(dt: exp.DataType) -> PgType | None:

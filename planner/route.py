@@ -164,11 +164,14 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
     # 10. translation, on a private copy
     tables = found.names
     work = tree.copy()
-    marks = {id(t): mt for t, mt in found.tables}
+    # Mark each real table of the copy with the key of its mirror table (a tuple of
+    # strings: cheap to carry through the AST copies the passes make).
+    marks = {id(t): (mt.schema, mt.name) for t, mt in found.tables}
     for src, dst in zip(tree.walk(), work.walk()):
         if isinstance(src, exp.Table) and id(src) in marks:
             dst.meta["mirror_table"] = marks[id(src)]
-    env = Env(ctx=ctx, catalog=catalog, bytewise=is_bytewise(getattr(catalog, "collation", "")))
+    env = Env(ctx=ctx, catalog=catalog, bytewise=is_bytewise(getattr(catalog, "collation", "")),
+              mirror_tables={(mt.schema, mt.name): mt for _, mt in found.tables})
     try:
         work = apply_rules(work, env)
         duck = to_duckdb_sql(work)

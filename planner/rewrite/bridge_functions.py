@@ -24,7 +24,9 @@ TRUNC_UNITS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SEC
 
 
 def _cast(node: exp.Expression, duck: str) -> exp.Expression:
-    return exp.Cast(this=node, to=exp.DataType.build(duck, dialect="duckdb"))
+    from .bridge_semantics import _dtype
+
+    return exp.Cast(this=node, to=_dtype(duck))
 
 
 def _outer(node: exp.Expression) -> exp.Expression:

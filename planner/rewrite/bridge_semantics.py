@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -60,11 +61,22 @@ class Env:
     columns: tuple[tuple[str, str], ...] = ()
     params: dict[int, str] = field(default_factory=dict)     # $n -> Postgres type assumed
     intervals: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    mirror_tables: dict[tuple[str, str], object] = field(default_factory=dict)
+
+    def mirror_of(self, table: exp.Table):
+        """The MirrorTable a table node was resolved to (None: a CTE or derived table)."""
+        key = table.meta.get("mirror_table")
+        return None if key is None else self.mirror_tables[key]
     ctes: dict[str, Source] = field(default_factory=dict)
 
 
-def _dtype(sql: str) -> exp.DataType:
+@lru_cache(maxsize=256)
+def _dtype_template(sql: str) -> exp.DataType:
     return exp.DataType.build(sql, dialect="duckdb")
+
+
+def _dtype(sql: str) -> exp.DataType:
+    return _dtype_template(sql).copy()
 
 
 def cast(node: exp.Expression, duck: str) -> exp.Expression:
@@ -332,7 +344,7 @@ class Bridge:
     def source(self, node: exp.Expression, scope: dict[str, Source]) -> None:
         alias = node.alias_or_name
         if isinstance(node, exp.Table):
-            mt = node.meta.get("mirror_table")
+            mt = self.env.mirror_of(node)
             if mt is not None:
                 cols = {}
                 for c in mt.columns:

@@ -20,7 +20,7 @@ from ..reasons import Refuse
 def qualify_columns(tree: exp.Expression, env) -> exp.Expression:
     mapping: dict[str, dict[str, dict[str, str]]] = {}
     for table in tree.find_all(exp.Table):
-        mt = table.meta.get("mirror_table")
+        mt = env.mirror_of(table)
         if mt is not None:
             mapping.setdefault(mt.schema, {})[mt.name] = {c.name: "INT" for c in mt.columns}
     schema = MappingSchema(mapping, dialect=DIALECT, normalize=False)

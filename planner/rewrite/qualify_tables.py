@@ -1,7 +1,7 @@
 """Point every table reference at the mirrored table it resolves to.
 
 Classification resolved each unqualified name through ``search_path`` and left
-the mirror table on the node (``meta['mirror_table']``). This pass writes the
+the key of the mirror table on the node (``meta['mirror_table']``). This pass writes the
 resolved schema into the AST so column qualification works on explicit names;
 ``rename_tables_to_mirror`` later swaps in the DuckDB names.
 """
@@ -13,7 +13,7 @@ from sqlglot import exp
 
 def qualify_tables(tree: exp.Expression, env) -> exp.Expression:
     for table in tree.find_all(exp.Table):
-        mt = table.meta.get("mirror_table")
+        mt = env.mirror_of(table)
         if mt is None:
             continue
         if not table.args.get("alias"):
@@ -25,7 +25,7 @@ def qualify_tables(tree: exp.Expression, env) -> exp.Expression:
 
 def rename_tables_to_mirror(tree: exp.Expression, env) -> exp.Expression:
     for table in tree.find_all(exp.Table):
-        mt = table.meta.get("mirror_table")
+        mt = env.mirror_of(table)
         if mt is None:
             continue
         table.set("db", exp.to_identifier(mt.duckdb_schema, quoted=True))

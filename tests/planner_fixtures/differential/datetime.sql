@@ -81,3 +81,9 @@ SELECT extract(month FROM created_tz) AS m, count(*) FROM orders GROUP BY m
 
 SELECT date_trunc('week', created_tz), count(*) FROM orders GROUP BY 1
 -- tz: America/Sao_Paulo
+
+SELECT id, created_at + interval '1 day', created_at + interval '24 hours' FROM orders ORDER BY id
+-- expect: origin unsupported_construct
+
+SELECT id, created_tz + interval '1 day', created_tz - interval '2 hours' FROM orders ORDER BY id
+-- tz: America/New_York

@@ -98,3 +98,12 @@ SELECT id, big::numeric / 3 FROM orders WHERE id < 50 ORDER BY id
 SELECT id, amount / 0.03 FROM orders ORDER BY id
 
 SELECT id, 0.0001 / (quantity + 1000) FROM orders WHERE id < 30 ORDER BY id
+
+SELECT id, (amount - amount) / 70000 FROM orders ORDER BY id
+
+SELECT status, sum(CASE WHEN quantity > 1000 THEN amount ELSE 0 END) / sum(amount) FROM orders GROUP BY status ORDER BY status
+
+SELECT id, amount / -3, -amount / 3.000 FROM orders ORDER BY id
+
+SELECT avg(amount) FILTER (WHERE quantity > 3) FROM orders
+-- expect: origin unsupported_construct
