@@ -379,6 +379,7 @@ class Executor:
             if m.statement and m.statement in s.statements:
                 raise PgError(f'prepared statement "{m.statement}" already exists', sqlstate="42P05")
             s.statements[m.statement] = Statement(m.query, m.param_types, local=True)
+            s.local_statements += 1
             s.writer.write(ParseComplete().encode())
             return
         s._track_relayed(c.F_PARSE, fb)
@@ -546,6 +547,7 @@ class Executor:
         stmt = s.statements.get(name) if kind == b"S" else None
         if stmt is not None and stmt.local:
             s.statements.pop(name)
+            s.local_statements -= 1
             s.writer.write(CloseComplete().encode())
             return
         s._track_relayed(c.F_CLOSE, fb)

@@ -48,8 +48,17 @@ class Stats:
         self.route_seconds[ev.route] += ev.duration_ms / 1000.0
         if ev.error:
             self.errors[ev.error] += 1
-        if self.log_statements or log.isEnabledFor(logging.DEBUG):
+        if self.log_statements:
             log.info("statement", extra={"event": asdict(ev)})
+
+    def origin_statement(self, session: int, reason: str, seconds: float, sql: str) -> None:
+        """The hot-path twin of ``statement`` for relayed statements."""
+        self.routes[("origin", reason)] += 1
+        self.route_seconds["origin"] += seconds
+        if self.log_statements:
+            log.info("statement", extra={"event": {"session": session, "route": "origin", "reason": reason,
+                                                   "duration_ms": round(seconds * 1000, 3),
+                                                   "sql": sql[:200]}})
 
     def rows(self) -> list[tuple[str, str]]:
         out = [("uptime_seconds", f"{time.time() - self.started:.0f}"),

@@ -59,6 +59,7 @@ class Upstream:
     status: bytes = c.TX_IDLE
     broken: bool = False
     idle_since: float = 0.0
+    stream_protocol: object = None   # the StreamReaderProtocol, set aside while a session relays
 
     @classmethod
     async def connect(cls, host: str, port: int, startup: dict[str, str], *, password: str | None = None,

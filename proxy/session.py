@@ -76,6 +76,8 @@ class Statement:
     param_types: tuple[int, ...] = ()
     local: bool = False            # answered by pgaccel only (admin statement): not on the origin
     described: tuple | None = None  # (ParameterDescription oids, RowDescription fields or None)
+    route: object = None            # planner decision, valid for route_key
+    route_key: tuple | None = None
 
 
 @dataclass
@@ -87,14 +89,6 @@ class LocalPortal:
     bind_frame: bytes = b""
     execution: object = None       # running executor.Execution when suspended
     done: bool = False
-
-
-@dataclass
-class Pending:
-    t0: float
-    route: str
-    reason: str
-    sql: str
 
 
 class Session:
@@ -112,17 +106,21 @@ class Session:
         self.user = ""
         self.database = ""
         self.upstream: Upstream | None = None
-        self.pump_task: asyncio.Task | None = None
+        self.origin_proto: _OriginProtocol | None = None
+        self.origin_tr = None
+        self.origin_paused = False
         self.pending = 0                      # ReadyForQuery frames the origin still owes
         self.quiet = asyncio.Event()
         self.quiet.set()
         self.unsynced = False                 # a batch ended with Flush was relayed
         self.capture: asyncio.Queue | None = None
         self.pump_fr = FrameReader(max_message=1 << 31 - 1)
-        self.inflight: collections.deque[Pending] = collections.deque()
+        self.inflight: collections.deque[tuple] = collections.deque()   # (t0, reason, sql) per RFQ owed
+        self._batch_note: tuple | None = None
         self.status = c.TX_IDLE
         self.statements: dict[str, Statement] = {}
         self.portals: dict[str, LocalPortal] = {}
+        self.local_statements = 0            # statements answered by pgaccel only
         self.batch: list[tuple[bytes, bytes]] = []   # (type, whole frame bytes)
         self.batch_bytes = 0
         self.batch_local = False
@@ -179,8 +177,7 @@ class Session:
         self.closing = True
         STATS.clients_active -= 1
         self.server.sessions.pop(self.pid, None)
-        if self.pump_task:
-            self.pump_task.cancel()
+        self._detach_origin()
         if self.mirror_cursor is not None:
             try:
                 self.mirror_cursor.close()
@@ -280,7 +277,7 @@ class Session:
         out.append(ReadyForQuery(c.TX_IDLE).encode())
         self.writer.write(b"".join(out))
         await self.writer.drain()
-        self.pump_task = asyncio.get_running_loop().create_task(self._pump())
+        self._attach_origin()
         return True
 
     def _pool_key(self) -> tuple:
@@ -363,69 +360,92 @@ class Session:
 
     # ------------------------------------------------------------------ the pump (origin -> client)
 
-    async def _pump(self) -> None:
+    def _attach_origin(self) -> None:
+        """From now on origin bytes arrive in ``_on_origin_data`` (no task, no StreamReader)."""
         up = self.upstream
+        tr = up.writer.transport
+        self.origin_proto = _OriginProtocol(self)
+        up.stream_protocol = tr.get_protocol()
+        tr.set_protocol(self.origin_proto)
+        self.origin_tr = tr
+
+    def _detach_origin(self) -> None:
+        up = self.upstream
+        if up is not None and getattr(up, "stream_protocol", None) is not None:
+            try:
+                self.origin_tr.set_protocol(up.stream_protocol)
+                if self.origin_paused:
+                    self.origin_tr.resume_reading()
+            except Exception:
+                up.broken = True
+
+    def _on_origin_data(self, data: bytes) -> None:
+        STATS.counters["bytes_from_origin"] += len(data)
         fr = self.pump_fr
-        writer = self.writer
-        try:
-            while True:
-                data = await up.reader.read(262144)
-                if not data:
-                    break
-                STATS.counters["bytes_from_origin"] += len(data)
-                fr.feed(data)
-                if self.capture is not None:
-                    while (f := fr.next_frame()) is not None:
-                        self.capture.put_nowait(f)
-                    continue
-                raw, frames = fr.take_raw_frames()
-                if not frames:
-                    continue
-                nz = 0
-                for t, s, e in frames:
-                    if t == c.B_READY_FOR_QUERY:
-                        nz += 1
-                        self.status = raw[s + 5:s + 6]
-                    elif t == c.B_PARAMETER_STATUS:
-                        self._on_parameter_status(raw[s + 5:e])
-                    elif t == c.B_ERROR:
-                        self._on_origin_error(raw[s + 5:e])
-                writer.write(raw)
-                if writer.transport.get_write_buffer_size() > 65536:
-                    await writer.drain()
-                if nz:
-                    self._completed(nz)
-        except (ConnectionError, OSError) as e:
-            log.info("session %d: origin connection error: %s", self.id, e)
-        except asyncio.CancelledError:
+        fr.feed(data)
+        if self.capture is not None:
+            while (f := fr.next_frame()) is not None:
+                self.capture.put_nowait(f)
             return
+        raw, frames = fr.take_raw_frames()
+        if not frames:
+            return
+        nz = 0
+        for t, s, e in frames:
+            if t == c.B_READY_FOR_QUERY:
+                nz += 1
+                self.status = raw[s + 5:s + 6]
+            elif t == c.B_PARAMETER_STATUS:
+                self._on_parameter_status(raw[s + 5:e])
+            elif t == c.B_ERROR:
+                self._on_origin_error(raw[s + 5:e])
+        w = self.writer
+        w.write(raw)
+        if not self.origin_paused and w.transport.get_write_buffer_size() > 262144:
+            # the client reads slower than the origin sends: stop reading the origin
+            self.origin_paused = True
+            self.origin_tr.pause_reading()
+            asyncio.get_running_loop().create_task(self._resume_origin())
+        if nz:
+            self._completed(nz)
+
+    async def _resume_origin(self) -> None:
+        try:
+            await self.writer.drain()
         except Exception:
-            log.exception("session %d: pump failed", self.id)
-        # the origin went away
-        up.broken = True
+            return
+        self.origin_paused = False
+        if not self.upstream or self.upstream.broken:
+            return
+        self.origin_tr.resume_reading()
+
+    def _on_origin_lost(self, exc: BaseException | None) -> None:
+        up = self.upstream
+        if up is not None:
+            up.broken = True
         if self.capture is not None:
             self.capture.put_nowait(None)
-        if not self.closing:
-            log.warning("session %d: lost the origin connection", self.id)
-            STATS.errors[c.CONNECTION_FAILURE] += 1
-            try:
-                writer.write(OriginUnavailable(
-                    "server closed the connection unexpectedly (pgaccel lost its origin connection)"
-                ).response().encode())
-                await writer.drain()
-            except Exception:
-                pass
-            try:
-                writer.close()
-            except Exception:
-                pass
+        if self.closing:
+            return
+        log.warning("session %d: lost the origin connection%s", self.id, f": {exc}" if exc else "")
+        STATS.errors[c.CONNECTION_FAILURE] += 1
+        try:
+            self.writer.write(OriginUnavailable(
+                "server closed the connection unexpectedly (pgaccel lost its origin connection)"
+            ).response().encode())
+            self.writer.close()
+        except Exception:
+            pass
+
+    async def drain_origin(self) -> None:
+        await self.origin_proto.drain()
 
     def _completed(self, n: int) -> None:
         now = time.perf_counter()
         for _ in range(n):
             if self.inflight:
-                p = self.inflight.popleft()
-                STATS.statement(StatementEvent(self.id, p.route, p.reason, (now - p.t0) * 1000.0, p.sql))
+                t0, reason, sql = self.inflight.popleft()
+                STATS.origin_statement(self.id, reason, now - t0, sql)
         self.pending -= n
         if self.pending <= 0:
             self.pending = 0
@@ -476,7 +496,7 @@ class Session:
                 route = self.decide(sql)
                 if route.target == "origin":
                     self._note_origin(route, sql)
-                    self.inflight.append(Pending(time.perf_counter(), "origin", route.reason, sql[:200]))
+                    self.inflight.append((time.perf_counter(), route.reason, sql))
                     self.pending += 1
                     self.quiet.clear()
                     out.append(raw[s:e])
@@ -495,7 +515,7 @@ class Session:
                 self._flush_hold(out)
                 self.pending += 1
                 self.quiet.clear()
-                self.inflight.append(Pending(time.perf_counter(), "origin", "function_call", "<FunctionCall>"))
+                self.inflight.append((time.perf_counter(), "function_call", "<FunctionCall>"))
                 out.append(raw[s:e])
                 continue
             # extended protocol: P B D E C H S
@@ -513,7 +533,9 @@ class Session:
                 continue
             self.batch.append((t, fb))
             self.batch_bytes += len(fb)
-            if not self.batch_local and self._needs_local(t, fb):
+            if not self.batch_local and (t == c.F_PARSE or t == c.F_BIND or (
+                    (self.portals or self.local_statements) and t not in _BATCH_END)) \
+                    and self._needs_local(t, fb):
                 self.batch_local = True
             if t in _BATCH_END:
                 batch, local = self.batch, self.batch_local
@@ -525,8 +547,9 @@ class Session:
                     await self._local_batch(batch)
                 else:
                     for bt, bf in batch:
-                        self._track_relayed(bt, bf)
-                        out.append(bf)
+                        if bt == c.F_PARSE or bt == c.F_BIND or bt == c.F_CLOSE:
+                            self._track_relayed(bt, bf)
+                    out.extend(bf for _, bf in batch)
                     if t == c.F_SYNC:
                         self._relay_sync()
                     else:
@@ -542,7 +565,7 @@ class Session:
             STATS.counters["bytes_to_origin"] += len(data)
             upw.write(data)
             if upw.transport.get_write_buffer_size() > 65536:
-                await upw.drain()
+                await self.drain_origin()
         return False
 
     def _flush_hold(self, out: list[bytes]) -> None:
@@ -558,8 +581,7 @@ class Session:
         self.pending += 1
         self.quiet.clear()
         self.unsynced = False
-        p = getattr(self, "_batch_note", None)
-        self.inflight.append(p or Pending(time.perf_counter(), "origin", "extended", ""))
+        self.inflight.append(self._batch_note or (time.perf_counter(), "extended", ""))
         self._batch_note = None
 
     def _track_relayed(self, t: bytes, fb: bytes) -> None:
@@ -569,6 +591,8 @@ class Session:
             sql, p = _cstr_at(fb, p)
             st = self.statements.get(name)
             if st is None or st.sql != sql or st.local:
+                if st is not None and st.local:
+                    self.local_statements -= 1
                 n = _I16.unpack_from(fb, p)[0]
                 types = struct.unpack_from(f"!{n}I", fb, p + 2) if n > 0 else ()
                 self.statements[name] = Statement(sql, tuple(types))
@@ -578,10 +602,10 @@ class Session:
             name, _ = _cstr_at(fb, p)
             st = self.statements.get(name)
             if st is not None:
-                route = self.decide(st.sql)
+                route = self.decide_statement(st)
                 self._note_origin(route, st.sql)
-                if getattr(self, "_batch_note", None) is None:
-                    self._batch_note = Pending(time.perf_counter(), "origin", route.reason, st.sql[:200])
+                if self._batch_note is None:
+                    self._batch_note = (time.perf_counter(), route.reason, st.sql)
         elif t == c.F_CLOSE:
             kind = fb[5:6]
             name, _ = _cstr_at(fb, 6)
@@ -591,6 +615,10 @@ class Session:
                 self.portals.pop(name, None)
 
     def _needs_local(self, t: bytes, fb: bytes) -> bool:
+        if t in _BATCH_END:
+            return False
+        if t != c.F_PARSE and t != c.F_BIND and not self.portals and not self.local_statements:
+            return False
         if t == c.F_PARSE:
             name, p = _cstr_at(fb, 5)
             sql, _ = _cstr_at(fb, p)
@@ -605,7 +633,7 @@ class Session:
                     if bt == c.F_PARSE and _cstr_at(bf, 5)[0] == name:
                         return self.decide(_cstr_at(bf, _cstr_at(bf, 5)[1])[0]).target != "origin"
                 return False
-            return st.local or self.decide(st.sql).target != "origin"
+            return st.local or self.decide_statement(st).target != "origin"
         if t in (c.F_DESCRIBE, c.F_CLOSE):
             kind = fb[5:6]
             name, _ = _cstr_at(fb, 6)
@@ -622,6 +650,15 @@ class Session:
 
     def decide(self, sql: str):
         return self.server.route(self, sql)
+
+    def decide_statement(self, st: Statement):
+        """The route of a prepared statement, memoised on the statement itself."""
+        ctx = self.context()
+        key = (id(ctx), self.server.catalog.version)
+        if st.route_key != key:
+            st.route = self.server.planner.decide(st.sql, ctx, self.server.catalog)
+            st.route_key = key
+        return st.route
 
     def _note_origin(self, route, sql: str) -> None:
         if route.kind != "read" or route.reason in ("parse_failed", "volatile_function",
@@ -726,8 +763,7 @@ class Session:
         finally:
             self._leave_local()
         if relay:  # fall back to the origin: relay the Query as it came
-            self.inflight.append(Pending(time.perf_counter(), "origin", getattr(self, "fallback_reason", "fallback"),
-                                        sql[:200]))
+            self.inflight.append((time.perf_counter(), getattr(self, "fallback_reason", "fallback"), sql))
             self.pending += 1
             self.quiet.clear()
             self.upstream.writer.write(raw_frame)
@@ -759,3 +795,39 @@ class Session:
 
 class _Quiet(Exception):
     """The client was already told why; just close."""
+
+
+class _OriginProtocol(asyncio.Protocol):
+    """The origin connection's protocol while a session owns it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._paused: asyncio.Future | None = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.session._on_origin_data(data)
+        except Exception:
+            log.exception("session %d: bad data from the origin", self.session.id)
+            self.session.upstream.broken = True
+            self.session.origin_tr.close()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+        self.session._on_origin_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._paused is None or self._paused.done():
+            self._paused = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+
+    async def drain(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            await self._paused

@@ -7,7 +7,11 @@ frame is ``Byte1 type, Int32 length (including itself), body``.
 
 from __future__ import annotations
 
+import struct
+
 from .codes import PROTOCOL_VIOLATION
+
+_HEADER = struct.Struct("!ci")
 
 DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024
 MAX_STARTUP_PACKET = 10_000  # as Postgres
@@ -90,20 +94,26 @@ class FrameReader:
         buf, pos = self._buf, self._pos
         n = len(buf)
         frames = []
+        append = frames.append
         start = pos
+        unpack = _HEADER.unpack_from
+        maxlen = self.max_message
         while n - pos >= 5:
-            length = int.from_bytes(buf[pos + 1:pos + 5], "big")
-            if length < 4:
-                raise ProtocolViolation(f"invalid message length: {length}")
-            if length > self.max_message:
+            t, length = unpack(buf, pos)
+            if length < 4 or length > maxlen:
+                if length < 4:
+                    raise ProtocolViolation(f"invalid message length: {length}")
                 raise ProtocolViolation(
-                    f"message of {length} bytes exceeds the maximum of {self.max_message}")
+                    f"message of {length} bytes exceeds the maximum of {maxlen}")
             end = pos + 1 + length
             if end > n:
                 break
-            frames.append((bytes(buf[pos:pos + 1]), pos - start, end - start))
+            append((t, pos - start, end - start))
             pos = end
-        data = bytes(buf[start:pos])
+        if start == 0 and pos == n:
+            data = bytes(buf)
+        else:
+            data = bytes(buf[start:pos])
         self._pos = pos
         return data, frames
 
