@@ -78,10 +78,9 @@ def test_scram_right_password_logs_in(scram_proxy, role):
     assert _who(scram_proxy.dsn(user=role, password=APP_PW)) == (role, 42)
 
 
-def test_scram_client_is_asked_for_sasl_scram(scram_proxy, role):
+def test_scram_login_is_password_based(scram_proxy, role):
     with psycopg.connect(scram_proxy.dsn(user=role, password=APP_PW)) as conn:
-        # libpq reports the method the server asked for (psycopg >= 3.2 via pgconn.used_password)
-        assert conn.pgconn.used_password
+        assert conn.pgconn.used_password          # libpq was asked for the password
 
 
 def test_scram_wrong_password_gets_28p01(scram_proxy, role):
