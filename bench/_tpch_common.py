@@ -275,6 +275,7 @@ def simulate_mirror(duck, sql: str, like: Result, binary: bool = False) -> Resul
             install_macros(duck)
         except ImportError:
             pass
+        t0 = time.perf_counter()
         tbl = duck.execute(sql).fetch_arrow_table()
         secs = time.perf_counter() - t0
         if tbl.num_columns != len(like.oids):
@@ -306,3 +307,23 @@ def fallback_words(messages: list[str]) -> list[str]:
         i = m.find(") for ")
         out.append(m[:i + 1] if i >= 0 else m)
     return sorted(set(out))
+
+
+def time_duckdb(duck, sql: str, runs: int = 3) -> tuple[float | None, str]:
+    """Median seconds of pgaccel's DuckDB SQL run straight on a mirror connection (warm-up
+    once, planner macros installed): DuckDB's own share of a pgaccel answer."""
+    try:
+        try:
+            from planner import install_macros
+            install_macros(duck)
+        except ImportError:
+            pass
+        duck.execute(sql).fetch_arrow_table()
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            duck.execute(sql).fetch_arrow_table()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times), ""
+    except Exception as e:
+        return None, f"{e.__class__.__name__}: {str(e).splitlines()[0]}"

@@ -21,15 +21,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Stack, markdown_table, print_header  # noqa: E402
+from _common import REPO, Stack, markdown_table, print_header  # noqa: E402
 from _tpch_common import (FallbackLog, compare, connect, counter_delta, explain_route, geomean,  # noqa: E402
                           fallback_words, has_top_level_order_by, ran_on, route_counters, run_query,
-                          short_reason, simulate_mirror, timed)
+                          short_reason, simulate_mirror, time_duckdb, timed)
 
 
 from proxy.localpg import SUPERPASS, SUPERUSER  # noqa: E402
@@ -50,6 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit of the mirror")
     p.add_argument("--pg-default-settings", action="store_true",
                    help=f"run Postgres with LocalPostgres defaults instead of {PG_SETTINGS}")
+    p.add_argument("--no-duckdb-alone", action="store_true",
+                   help="skip timing pgaccel's DuckDB SQL straight on the mirror (last column)")
     p.add_argument("--verbose", action="store_true", help="pgaccel log at info level")
     return p.parse_args(argv)
 
@@ -86,6 +89,11 @@ def main(argv=None) -> int:
     from proxy.server import ServerThread
 
     print_header(f"TPC-H sf={args.sf:g}: Postgres vs pgaccel (DuckDB mirror)")
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=normal", "--",
+                            "proxy", "planner", "mirror", "cache"], capture_output=True, text=True).stdout.split("\n")
+    dirty = [ln[3:] for ln in dirty if ln.strip()]
+    if dirty:  # others work in this checkout: say what the run measured beyond HEAD
+        print(f"working tree beyond HEAD: {', '.join(dirty[:12])}{' ...' if len(dirty) > 12 else ''}\n")
     settings = {} if args.pg_default_settings else PG_SETTINGS
     print(f"postgres settings: {settings or 'LocalPostgres defaults'}; mirror: threads={args.threads}, "
           f"memory_limit={args.memory_limit}; runs: 1 warm-up + median of {args.runs}; "
@@ -153,6 +161,13 @@ def main(argv=None) -> int:
                     bsame, bwhy = (compare(run_query(direct, sql, binary=True), run_query(acc, sql, binary=True),
                                            ordered) if pres.ok else (None, ""))
                     speed = pmed / amed if pmed and amed else None
+                    dmed = None
+                    if route == "mirror" and rsql and not args.no_duckdb_alone:
+                        cur = st.server.mirror.cursor()
+                        try:
+                            dmed, _derr = time_duckdb(cur, rsql, args.runs)
+                        finally:
+                            cur.close()
                     results.append(dict(n=n, pg=pmed, acc=amed, speed=speed, route=route, ran=where,
                                         ran_reason=why_there, fell_back=fell_back, same=same, why=why,
                                         bsame=bsame, bwhy=bwhy, reason=reason, rsql=rsql, sql=sql, pres=pres, ares=ares))
@@ -162,15 +177,17 @@ def main(argv=None) -> int:
                                 f"error: {short_reason(ares.error or '', 30)}")
                     route_cell = route if where in (route, "?") else f"{route}, ran on {where}: {why_there}"
                     row = [f"Q{n:02d}", pg_cell, acc_cell, f"{speed:.1f}x" if speed else "—", route_cell,
-                           short_reason(reason), {True: "yes", False: "NO", None: "n/a"}[same]]
+                           short_reason(reason), {True: "yes", False: "NO", None: "n/a"}[same], fmt_s(dmed)]
                     rows.append(row)
                     print(f"  Q{n:02d}: pg {pg_cell} s, pgaccel {acc_cell} s, {row[3]}, {route_cell}, "
                           f"identical {row[6]}", flush=True)
 
-            header = ["query", "Postgres s", "pgaccel s", "speedup", "route", "reason", "identical"]
+            header = ["query", "Postgres s", "pgaccel s", "speedup", "route", "reason", "identical",
+                      "DuckDB alone s"]
             print()
             print(markdown_table(header, rows))
-            print()
+            print("\nDuckDB alone: the DuckDB SQL of the route run straight on the mirror, in-process "
+                  "(what pgaccel adds on top: origin Describe, privilege check, encoding, the wire).\n")
 
             bad = [r for r in results if r["same"] is not True or r["bsame"] is False
                    or (r["route"] == "mirror" and r["ran"] != "mirror")]
