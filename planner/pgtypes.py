@@ -127,7 +127,7 @@ def from_catalog(pg_type: str, typmod: int = -1) -> PgType:
 
 
 def duckdb_type(t: PgType) -> exp.DataType:
-    from .rewrite.bridge_semantics import _dtype
+    from .rewrite.bridge_common import _dtype
 
     if t.name == "numeric":
         assert t.storage is not None
