@@ -69,7 +69,8 @@ def same(results: dict):
 def raw(conn, query: str, fmt: int, params=()):
     """What arrived on the wire for ``query``: status, columns (name, oid, typmod, format,
     size) and every value as the bytes Postgres sent."""
-    res = conn.pgconn.exec_params(query.encode(), [None if p is None else p.encode() for p in params],
+    enc = conn.info.encoding
+    res = conn.pgconn.exec_params(query.encode(enc), [None if p is None else p.encode(enc) for p in params],
                                   result_format=fmt)
     assert res.status == pq.ExecStatus.TUPLES_OK, res.error_message
     cols = [(res.fname(i), res.ftype(i), res.fmod(i), res.fformat(i), res.fsize(i), res.ftable(i),
@@ -838,7 +839,8 @@ def test_multiple_statements_stop_at_first_error(dsns):
 def test_empty_query_gives_empty_query_response(ro):
     def go(conn):
         return [(r.status, r.command_status) for r in
-                (conn.pgconn.exec_(b""), conn.pgconn.exec_(b"  ;  "), conn.pgconn.exec_params(b"", []))]
+                (conn.pgconn.exec_(b""), conn.pgconn.exec_(b"  ;  "), conn.pgconn.exec_params(b"", []),
+                 conn.pgconn.exec_(b"-- only a comment"), conn.pgconn.exec_(b"/* block */ ;"))]
 
     assert same({side: go(conn) for side, conn in ro.items()})[0][0] == pq.ExecStatus.EMPTY_QUERY
 
@@ -873,3 +875,75 @@ def test_large_parameter_and_value_round_trip(ro):
         return conn.execute("SELECT length(%s::text), md5(%s::text)", [big, big]).fetchone()
 
     assert same({side: go(conn) for side, conn in ro.items()})[0] == len(big)
+
+
+def test_error_midway_through_a_result_arrives_after_the_rows_sent(ro):
+    def go(conn):
+        res = conn.pgconn.exec_(b"SELECT 1 / (5000 - g) FROM generate_series(1, 10000) g")
+        return res.status, res.error_field(psycopg.pq.DiagnosticField.SQLSTATE), res.ntuples
+
+    status, state, _ = same({side: go(conn) for side, conn in ro.items()})
+    assert (status, state) == (pq.ExecStatus.FATAL_ERROR, b"22012")
+
+
+def test_single_row_mode_streams_the_same_rows(ro):
+    def go(conn):
+        with conn.cursor() as cur:
+            return [r for r in cur.stream("SELECT g, g::text FROM generate_series(1, 2000) g")]
+
+    assert len(same({side: go(conn) for side, conn in ro.items()})) == 2000
+
+
+def test_non_ascii_identifiers_and_comments(ro):
+    q = 'SELECT 1 AS "é☃", \'ü\' AS "naïve" -- trailing ☃ comment'
+    same({side: raw(conn, q, 0) for side, conn in ro.items()})
+
+
+def test_latin1_client_encoding_converts_the_same(dsns):
+    def go(conn):
+        r = raw(conn, "SELECT 'café' AS v, convert_to('café', 'LATIN1') AS b", 0)
+        return conn.info.encoding, conn.info.parameter_status("client_encoding"), r
+
+    enc, pstatus, (_, _, rows) = same(each(dsns, go, client_encoding="latin1"))
+    assert pstatus == "LATIN1" and rows[0][0] == "café".encode("latin1")
+
+
+def test_invalid_utf8_in_query_fails_like_postgres(ro):
+    def go(conn):
+        res = conn.pgconn.exec_(b"SELECT '\xff\xfe'")
+        return res.status, res.error_field(psycopg.pq.DiagnosticField.SQLSTATE), conn.execute("SELECT 1").fetchone()
+
+    assert same({side: go(conn) for side, conn in ro.items()})[1] == b"22021"
+
+
+def test_large_notify_payload_arrives_whole(dsns):
+    payload = "p" * 7990
+
+    def go(conn):
+        conn.execute("LISTEN chan_big")
+        conn.execute("SELECT pg_notify('chan_big', %s)", [payload])
+        return [(n.channel, len(n.payload)) for n in conn.notifies(timeout=2, stop_after=1)]
+
+    assert same(each(dsns, go)) == [("chan_big", 7990)]
+
+
+def test_statement_timeout_cancels_like_postgres(dsns):
+    def go(conn):
+        conn.execute("SET statement_timeout = '150ms'")
+        d = fail(conn, "SELECT pg_sleep(5)")
+        return d["sqlstate"], d["message_primary"], conn.execute("SELECT 1").fetchone()
+
+    assert same(each(dsns, go)) == ("57014", "canceling statement due to statement timeout", (1,))
+
+
+def test_temp_objects_and_discard_within_a_session(dsns):
+    def go(conn):
+        conn.execute("CREATE TEMP TABLE tmp_s (a int)")
+        conn.execute("INSERT INTO tmp_s VALUES (1)")
+        conn.execute("SELECT * FROM tmp_s", prepare=True)
+        before = conn.execute("SELECT count(*) FROM tmp_s").fetchone()
+        conn.execute("DISCARD ALL")
+        after = fail(conn, "SELECT * FROM tmp_s")
+        return before, after["sqlstate"]
+
+    assert same(each(dsns, go)) == ((1,), "42P01")
