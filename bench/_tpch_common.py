@@ -296,6 +296,7 @@ def simulate_mirror(duck, sql: str, like: Result, binary: bool = False) -> Resul
                       rows=list(zip(*cols)) if cols else [], seconds=secs, binary=binary,
                       error=None, note="; ".join(notes))
     except Exception as e:  # diagnosis only
+        _reraise_interrupt(e)
         return Result(seconds=time.perf_counter() - t0, error=f"{e.__class__.__name__}: {str(e).splitlines()[0]}")
 
 
@@ -326,4 +327,11 @@ def time_duckdb(duck, sql: str, runs: int = 3) -> tuple[float | None, str]:
             times.append(time.perf_counter() - t0)
         return statistics.median(times), ""
     except Exception as e:
+        _reraise_interrupt(e)
         return None, f"{e.__class__.__name__}: {str(e).splitlines()[0]}"
+
+
+def _reraise_interrupt(e: Exception) -> None:
+    """DuckDB turns Ctrl-C into its own exception: make it a KeyboardInterrupt again."""
+    if e.__class__.__name__ == "InterruptException":
+        raise KeyboardInterrupt from e

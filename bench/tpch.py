@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,11 +105,15 @@ def main(argv=None) -> int:
         wanted = {int(x) for x in args.queries.split(",") if x.strip()}
         queries = [(n, q) for n, q in queries if n in wanted]
 
+    # Ctrl-C / kill -INT stops the run and cleans up, also when started from a shell that
+    # ignores SIGINT for background jobs (Stack turns SIGTERM into the same).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     st = None
     with Stack() as stack:
         try:
             pg = stack.start_postgres(**settings)
             dsn = pg.dsn()
+            print(f"throwaway Postgres on 127.0.0.1:{pg.port} ({pg.datadir})", flush=True)
 
             print(f"loading TPC-H sf={args.sf:g} into Postgres ...", flush=True)
             t0 = time.perf_counter()
@@ -170,7 +175,8 @@ def main(argv=None) -> int:
                             cur.close()
                     results.append(dict(n=n, pg=pmed, acc=amed, speed=speed, route=route, ran=where,
                                         ran_reason=why_there, fell_back=fell_back, same=same, why=why,
-                                        bsame=bsame, bwhy=bwhy, reason=reason, rsql=rsql, sql=sql, pres=pres, ares=ares))
+                                        bsame=bsame, bwhy=bwhy, reason=reason, rsql=rsql, sql=sql, pres=pres,
+                                        ares=ares))
                     pg_cell = (f">{args.timeout:g} (timeout)" if pres.timeout else
                                fmt_s(pmed) if pmed is not None else f"error: {short_reason(pres.error or '', 30)}")
                     acc_cell = (fmt_s(amed) if amed is not None else
