@@ -99,6 +99,11 @@ class Route:
     # "numeric", "text"). The executor must fall back when the origin's
     # ParameterDescription says otherwise (a client may declare parameter types).
     params: tuple[str, ...] = field(default=())
+    # For "mirror": guards in the DuckDB SQL that may raise at run time so the executor
+    # falls back ("numeric_division", "division_by_zero", "ascii_case_mapping"). When
+    # non-empty, fetch the whole result before sending the first row: a guard that
+    # fires mid-stream must still fall back, not reach the client as an error.
+    runtime_checks: tuple[str, ...] = field(default=())
 
 
 def origin(reason: str, kind: str, detail: str = "", tables=frozenset()) -> Route:
@@ -181,7 +186,8 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
         return origin("unsupported_construct", "read", f"translation failed: {e}", tables)
     # 11. mirror
     params = tuple(env.params[i] for i in range(1, len(env.params) + 1))
-    return Route("mirror", "mirror_eligible", "", duck, tables, "read", env.columns, params)
+    return Route("mirror", "mirror_eligible", "", duck, tables, "read", env.columns, params,
+                 tuple(sorted(env.runtime_checks)))
 
 
 class Planner:

@@ -87,6 +87,7 @@ def a_avg(b, node):
         sw = window.copy(); sw.set("this", exp.Sum(this=arg_sql.copy()))
         cw = window.copy(); cw.set("this", exp.Count(this=arg_sql.copy()))
         s, c, target = sw, cw, window
+    b.env.runtime_checks.add("numeric_division")
     value, rscale = nd.numeric_div(s, ks, t.is_int, ds, c, 0, True, 0)
     target.replace(value)
     return T.numeric(None, nd.RESULT_STORAGE, rscale)

@@ -87,6 +87,7 @@ class ArithmeticRules:
         d = divisor.unnest() if isinstance(divisor, exp.Paren) else divisor
         if isinstance(d, exp.Literal) and not d.is_string and float(d.name) != 0:
             return divisor
+        self.env.runtime_checks.add("division_by_zero")
         return fill("CASE WHEN _d = 0 THEN ERROR('division by zero') ELSE _d END", _d=divisor)
 
     def e_Div(self, node: exp.Div) -> PgType:
@@ -96,6 +97,7 @@ class ArithmeticRules:
             node.replace(exp.IntDiv(this=node.left.copy(), expression=self._nonzero(node.right.copy())))
             return res
         if lt.is_exact and rt.is_exact:
+            self.env.runtime_checks.add("numeric_division")
             value, rscale = nd.numeric_div(node.left.copy(), lt.eff_scale(), lt.is_int, ds_of(lt),
                                            node.right.copy(), rt.eff_scale(), rt.is_int, ds_of(rt))
             node.replace(value)

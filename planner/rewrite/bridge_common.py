@@ -26,6 +26,7 @@ _DATE_LIT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TS_LIT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
 _INT_STR = re.compile(r"^\s*[-+]?\d{1,18}\s*$")
 _NUM_STR = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*$")
+_FLOAT_STR = re.compile(r"^\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|infinity)|nan)\s*$", re.I)
 
 ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 EQUALITY = (exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.NullSafeNEQ)
@@ -46,6 +47,7 @@ class Env:
     params: dict[int, str] = field(default_factory=dict)     # $n -> Postgres type assumed
     intervals: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     mirror_tables: dict[tuple[str, str], object] = field(default_factory=dict)
+    runtime_checks: set[str] = field(default_factory=set)
 
     def mirror_of(self, table: exp.Table):
         """The MirrorTable a table node was resolved to (None: a CTE or derived table)."""

@@ -16,6 +16,7 @@ from ..pgtypes import PgType
 from ..reasons import Refuse
 from . import bridge_aggregates as agg
 from .bridge_common import _cast, _int_arg, _int_literal, _text_arg, _wrap_cast
+from .numeric_division import fill
 
 _SAFE_REGEX = re.compile(r"^([A-Za-z0-9 _.*+?^$|()\[\],:/@#%&=<>!-]|\{\d+(,\d*)?\})*$")
 EXTRACT_FIELDS = {"YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "QUARTER", "DOW", "ISODOW", "DOY", "WEEK", "ISOYEAR"}
@@ -24,14 +25,25 @@ TRUNC_UNITS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SEC
 
 
 # ------------------------------------------------------------------ scalars
+def _ascii_only(b, node: exp.Expression, texts: list[exp.Expression]) -> None:
+    """Case mapping is identical in both engines for ASCII only (DuckDB/utf8proc
+    upper-cases 'ß' to 'ẞ', libc leaves it; other code points differ by Unicode
+    version). Wrap ``node`` so DuckDB raises on non-ASCII input (byte length !=
+    character length): the executor then falls back to the origin."""
+    checks = [t for t in texts if not (isinstance(t, exp.Literal) and t.name.isascii())]
+    if not checks:
+        return
+    cond = " OR ".join(f"STRLEN(_t{i}) <> LENGTH(_t{i})" for i in range(len(checks)))
+    guarded = fill(f"CASE WHEN {cond} THEN ERROR('pgaccel: case mapping of non-ASCII text') ELSE _v END",
+                   _v=node, **{f"_t{i}": t for i, t in enumerate(checks)})
+    node.replace(guarded)
+    b.env.runtime_checks.add("ascii_case_mapping")
+
+
 def f_lower(b, node):
-    _text_arg(b, node, "this", "lower")
+    _text_arg(b, node, "this", "lower/upper")
+    _ascii_only(b, node, [node.this])
     return T.TEXT
-
-
-def f_upper(b, node):
-    # DuckDB (utf8proc) upper-cases 'ß' to 'ẞ'; Postgres (libc) leaves it.
-    raise Refuse("unsupported_construct", "upper() of non-ASCII text differs between engines")
 
 
 def f_length(b, node):
@@ -184,6 +196,8 @@ def f_regexp(b, node):
         raise Refuse("unsupported_construct", "regular expression outside the common ARE/RE2 subset")
     if node.args.get("flag") is not None:
         raise Refuse("unsupported_construct", "regular expression flags")
+    if isinstance(node, exp.RegexpILike):
+        _ascii_only(b, node, [node.this, pat])
     return T.BOOL
 
 
@@ -195,8 +209,14 @@ def f_like(b, node):
     pat = node.expression
     if isinstance(pat, (exp.Parameter, exp.Placeholder)):
         b.coerce(pat, T.TEXT)
+    target = node
     if not isinstance(node.parent, exp.Escape):
-        node.replace(exp.Escape(this=node.copy(), expression=exp.Literal.string("\\")))
+        target = exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
+        node.replace(target)
+    else:
+        target = node.parent
+    if isinstance(target.this, exp.ILike):
+        _ascii_only(b, target, [target.this.this, target.this.expression])
     return T.BOOL
 
 
@@ -285,7 +305,7 @@ CLASS_HANDLERS: dict = {
     "Count": agg.a_count, "Sum": agg.a_sum, "Avg": agg.a_avg, "Min": agg.a_minmax, "Max": agg.a_minmax,
     "LogicalAnd": agg.a_bool, "LogicalOr": agg.a_bool, "GroupConcat": agg.a_string_agg,
     "Filter": agg.a_filter, "Grouping": agg.a_grouping, "Window": agg.w_window,
-    "Lower": f_lower, "Upper": f_upper, "Length": f_length, "Substring": f_substring, "Trim": f_trim,
+    "Lower": f_lower, "Upper": f_lower, "Length": f_length, "Substring": f_substring, "Trim": f_trim,
     "Replace": f_replace, "Left": f_left, "Right": f_left, "StrPosition": f_strpos, "Concat": f_concat,
     "DPipe": f_dpipe, "SplitPart": f_split_part, "MD5": f_md5, "Pad": f_pad, "Repeat": f_repeat,
     "Abs": f_abs, "Ceil": f_ceil, "Floor": f_ceil, "Round": f_round, "Sign": f_sign,

@@ -7,7 +7,7 @@ from sqlglot import exp
 from .. import pgtypes as T
 from ..pgtypes import PgType
 from ..reasons import Refuse
-from .bridge_common import (PARAM_NUMERIC_SCALE, Source, _DATE_LIT, _DEC_LIT, _INT_LIT, _INT_STR,
+from .bridge_common import (PARAM_NUMERIC_SCALE, Source, _DATE_LIT, _DEC_LIT, _FLOAT_STR, _INT_LIT, _INT_STR,
                             _NUM_STR, _TS_LIT, _dtype, cast)
 
 
@@ -123,6 +123,9 @@ class ScalarRules:
             return
         if name in ("timestamp", "timestamptz") and (_TS_LIT.match(text) or _DATE_LIT.match(text)):
             node.replace(cast(exp.Literal.string(text), T.DUCKDB_TYPE[name]))
+            return
+        if name in ("float8", "float4") and _FLOAT_STR.match(text):
+            node.replace(cast(exp.Literal.string(text.strip()), T.DUCKDB_TYPE[name]))
             return
         if name == "bool" and text.strip().lower() in ("true", "false", "t", "f"):
             node.replace(exp.Boolean(this=text.strip().lower() in ("true", "t")))

@@ -200,3 +200,18 @@ SELECT coalesce(amount, 0) FROM orders
 -- title: case of numerics with different scales keeps each value's scale
 -- expect: mirror mirror_eligible read
 SELECT sum(CASE WHEN status = 'paid' THEN amount ELSE 0 END) / sum(amount) FROM orders
+
+-- title: case mapping is guarded to ASCII input (non-ASCII raises, the executor falls back)
+-- expect: mirror mirror_eligible read
+-- duckdb: SELECT CASE WHEN STRLEN("customers"."name") <> LENGTH("customers"."name") THEN ERROR('pgaccel: case mapping of non-ASCII text') ELSE UPPER("customers"."name") END AS "upper" FROM "public"."customers" AS "customers"
+SELECT upper(name) FROM customers
+
+-- title: ilike is guarded to ASCII input
+-- expect: mirror mirror_eligible read
+-- duckdb: SELECT "customers"."id" AS "id" FROM "public"."customers" AS "customers" WHERE CASE WHEN STRLEN("customers"."name") <> LENGTH("customers"."name") THEN ERROR('pgaccel: case mapping of non-ASCII text') ELSE "customers"."name" ILIKE 'a%' ESCAPE '\' END
+SELECT id FROM customers WHERE name ILIKE 'a%'
+
+-- title: float literals including NaN and Infinity
+-- expect: mirror mirror_eligible read
+-- duckdb: SELECT "customers"."id" AS "id" FROM "public"."customers" AS "customers" WHERE "customers"."score" <> CAST('NaN' AS DOUBLE) AND "customers"."score" < CAST('Infinity' AS DOUBLE)
+SELECT id FROM customers WHERE score <> 'NaN' AND score < 'Infinity'

@@ -154,3 +154,11 @@ def test_planning_cost_of_a_dashboard_query(capsys):
     with capsys.disabled():
         print(f"\nplan (parse+route+transpile) of a dashboard query: {cost * 1e3:.2f} ms")
     assert cost < 0.1
+
+
+def test_runtime_checks_are_announced_so_the_executor_can_buffer():
+    p, cat = Planner(), make_catalog()
+    assert p.decide("SELECT id FROM orders", CTX, cat).runtime_checks == ()
+    assert p.decide("SELECT avg(amount) FROM orders", CTX, cat).runtime_checks == ("numeric_division",)
+    assert p.decide("SELECT quantity / customer_id FROM orders", CTX, cat).runtime_checks == ("division_by_zero",)
+    assert p.decide("SELECT lower(name) FROM customers", CTX, cat).runtime_checks == ("ascii_case_mapping",)

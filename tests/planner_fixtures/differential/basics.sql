@@ -122,3 +122,5 @@ SELECT $1, id FROM customers WHERE id < 3 ORDER BY id
 
 SELECT id FROM orders WHERE created_at < $1 ORDER BY id
 -- params: 2023-02-01 00:00:00
+
+SELECT id FROM customers WHERE score <> 'NaN' AND score < 'Infinity' AND score > '-1e1' ORDER BY id

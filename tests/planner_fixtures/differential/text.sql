@@ -1,5 +1,7 @@
 SELECT id, lower(name), lower(country) FROM customers ORDER BY id
 
+SELECT id, lower(email), lower(status) FROM orders JOIN customers USING (id) WHERE email IS NOT NULL ORDER BY id
+
 SELECT id, length(name), length(notes) FROM customers ORDER BY id
 
 SELECT id, substring(name, 2, 3), substring(name FROM 1 FOR 2), substr(name, 3), substr(name, 2, 1) FROM customers ORDER BY id
@@ -63,7 +65,8 @@ SELECT id FROM customers WHERE name ~ 'n{2}' ORDER BY id
 SELECT lower(name), count(*) FROM customers GROUP BY lower(name)
 
 SELECT upper(name) FROM customers ORDER BY id
--- expect: origin unsupported_construct
+
+SELECT id, upper(country), upper(email) FROM customers WHERE country IN ('DE', 'us', 'FR') ORDER BY id
 
 SELECT id, name FROM customers ORDER BY lower(name), id
 
