@@ -269,7 +269,7 @@ class Executor:
                 sent += batch.num_rows
                 ex.rows += batch.num_rows
                 if w.transport.get_write_buffer_size() > 262144:
-                    await w.drain()
+                    await s.drain_client()
             if max_rows and sent >= max_rows:
                 if ex.pending is None:
                     nxt = await loop_run(_next_batch, ex.reader)

@@ -195,6 +195,8 @@ class Server:
         self._tasks.add(task)
         try:
             await Session(self, reader, writer).run()
+        except asyncio.CancelledError:  # shutdown: the session was already told and closed
+            pass
         finally:
             self._tasks.discard(task)
 

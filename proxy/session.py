@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _I16 = struct.Struct("!h")
+_HDR = struct.Struct("!Bi")
 _SYNC = frame(c.F_SYNC, b"")
 _FLUSH = frame(c.F_FLUSH, b"")
 HOLD_LIMIT = 1 << 20  # an incomplete extended batch larger than this is relayed as it comes
@@ -61,6 +62,7 @@ HOLD_LIMIT = 1 << 20  # an incomplete extended batch larger than this is relayed
 # Frames that end an extended-protocol batch
 _BATCH_END = (c.F_SYNC, c.F_FLUSH)
 _COPY_FRAMES = (c.F_COPY_DATA, c.F_COPY_DONE, c.F_COPY_FAIL)
+_EXTENDED = (c.F_PARSE, c.F_BIND, c.F_DESCRIBE, c.F_EXECUTE, c.F_CLOSE, c.F_SYNC, c.F_FLUSH)
 
 
 def _cstr_at(b: bytes, pos: int) -> tuple[str, int]:
@@ -98,7 +100,7 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.id = server.next_session_id()
-        self.pid = self.id
+        self.pid = -self.id        # replaced by the origin backend's pid once connected
         self.secret = int.from_bytes(os.urandom(4), "big", signed=True)
         self.peer = writer.get_extra_info("peername")
         self.fr = FrameReader(max_message=self.cfg.server.max_message_size, startup=True)
@@ -109,6 +111,13 @@ class Session:
         self.origin_proto: _OriginProtocol | None = None
         self.origin_tr = None
         self.origin_paused = False
+        self.o_hold = bytearray()           # an incomplete origin frame
+        self.o_need = 0                      # bytes o_hold needs before it is worth a look
+        self.client_tr = None
+        self.client_proto: _ClientProtocol | None = None
+        self.client_pauses: set[str] = set()
+        self.worker: asyncio.Task | None = None
+        self.done: asyncio.Future | None = None
         self.pending = 0                      # ReadyForQuery frames the origin still owes
         self.quiet = asyncio.Event()
         self.quiet.set()
@@ -176,7 +185,10 @@ class Session:
     async def _close(self) -> None:
         self.closing = True
         STATS.clients_active -= 1
-        self.server.sessions.pop(self.pid, None)
+        if self.server.sessions.get(self.pid) is self:
+            del self.server.sessions[self.pid]
+        if self.worker is not None:
+            self.worker.cancel()
         self._detach_origin()
         if self.mirror_cursor is not None:
             try:
@@ -273,6 +285,9 @@ class Session:
         self.upstream = up
         STATS.upstreams_active += 1
         out = [ParameterStatus(k, v).encode() for k, v in up.params.items()]
+        # the client sees its origin backend's pid (pg_backend_pid(), NOTIFY senders) and
+        # pgaccel's own secret: a cancel is matched here and forwarded with the origin's key
+        self.pid = up.pid
         out.append(BackendKeyData(self.pid, self.secret).encode())
         out.append(ReadyForQuery(c.TX_IDLE).encode())
         self.writer.write(b"".join(out))
@@ -286,7 +301,6 @@ class Session:
     async def _connect_upstream(self, relay: bool) -> Upstream:
         host, port = self.server.origin_addr
         startup = dict(self.startup)
-        startup.setdefault("application_name", "pgaccel")
         password = None if relay else self.cfg.auth.users.get(self.user, self.server.origin_password
                                                              if self.user == self.server.origin_user else None)
         try:
@@ -380,27 +394,56 @@ class Session:
                 up.broken = True
 
     def _on_origin_data(self, data: bytes) -> None:
+        """Relay origin bytes to the client as they come, looking only at frame headers.
+
+        Only ReadyForQuery (transaction status, pending count), ParameterStatus and
+        ErrorResponse are decoded; other frames are only skipped over. An incomplete
+        frame waits in ``o_hold`` (appended to, not re-scanned, until ``o_need`` bytes),
+        so the client only ever receives whole frames and an error can follow them.
+        """
         STATS.counters["bytes_from_origin"] += len(data)
-        fr = self.pump_fr
-        fr.feed(data)
         if self.capture is not None:
+            fr = self.pump_fr
+            fr.feed(data)
             while (f := fr.next_frame()) is not None:
                 self.capture.put_nowait(f)
             return
-        raw, frames = fr.take_raw_frames()
-        if not frames:
-            return
+        if self.o_hold:
+            hold = self.o_hold
+            hold += data
+            if len(hold) < self.o_need:
+                return
+            data = bytes(hold)
+            self.o_hold = bytearray()
+        n = len(data)
+        pos = 0
         nz = 0
-        for t, s, e in frames:
-            if t == c.B_READY_FOR_QUERY:
+        unpack = _HDR.unpack_from
+        while pos + 5 <= n:
+            t, ln = unpack(data, pos)
+            if ln < 4:
+                raise ProtocolViolation(f"invalid message length {ln} from the origin")
+            end = pos + 1 + ln
+            if end > n:
+                break
+            if t == 90:        # 'Z' ReadyForQuery
                 nz += 1
-                self.status = raw[s + 5:s + 6]
-            elif t == c.B_PARAMETER_STATUS:
-                self._on_parameter_status(raw[s + 5:e])
-            elif t == c.B_ERROR:
-                self._on_origin_error(raw[s + 5:e])
+                self.status = data[pos + 5:pos + 6]
+            elif t == 83:      # 'S' ParameterStatus
+                self._on_parameter_status(data[pos + 5:end])
+            elif t == 69:      # 'E' ErrorResponse
+                self._on_origin_error(data[pos + 5:end])
+            pos = end
+        if pos < n:            # keep an incomplete frame: clients only ever see whole frames
+            rest = data[pos:]
+            self.o_hold = bytearray(rest)
+            self.o_need = 1 + unpack(rest, 0)[1] if len(rest) >= 5 else 5
+            out = data[:pos]
+        else:
+            out = data
         w = self.writer
-        w.write(raw)
+        if out:
+            w.write(out)
         if not self.origin_paused and w.transport.get_write_buffer_size() > 262144:
             # the client reads slower than the origin sends: stop reading the origin
             self.origin_paused = True
@@ -411,7 +454,7 @@ class Session:
 
     async def _resume_origin(self) -> None:
         try:
-            await self.writer.drain()
+            await self.drain_client()
         except Exception:
             return
         self.origin_paused = False
@@ -436,6 +479,8 @@ class Session:
             self.writer.close()
         except Exception:
             pass
+        if self.done is not None:
+            self._finish()
 
     async def drain_origin(self) -> None:
         await self.origin_proto.drain()
@@ -467,30 +512,133 @@ class Session:
 
     # ------------------------------------------------------------------ the query loop (client -> origin)
 
-    async def _serve(self) -> None:
-        reader = self.reader
-        fr = self.fr
-        while True:
-            data = await reader.read(262144)
-            if not data:
-                return
-            STATS.counters["bytes_from_clients"] += len(data)
-            fr.feed(data)
-            raw, frames = fr.take_raw_frames()
-            if frames:
-                if await self._on_frames(raw, frames):
-                    return
+    # Client bytes arrive in ``_on_client_data`` (a transport protocol, no task per
+    # chunk). Relaying is synchronous; when pgaccel must answer something itself the
+    # rest of the work moves to a task (``_work``) and further client bytes wait in
+    # the frame buffer until it is done, so requests are handled strictly in order.
 
-    async def _on_frames(self, raw: bytes, frames: list) -> bool:
-        """Handle a run of complete client frames. Returns True on Terminate."""
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.done = loop.create_future()
+        self.client_tr = self.writer.transport
+        self.client_proto = _ClientProtocol(self)
+        leftover = bytes(getattr(self.reader, "_buffer", b""))
+        self.client_tr.set_protocol(self.client_proto)
+        if leftover:
+            self.fr.feed(leftover)
+        if self.fr.buffered:
+            loop.call_soon(self._drive)
+        await self.done
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _fail(self, err: BaseException) -> None:
+        if isinstance(err, ProtocolViolation):
+            err = ProtocolError(str(err))
+        if isinstance(err, PgError):
+            log.warning("session %d: %s (%s)", self.id, err.message, err.sqlstate)
+        elif isinstance(err, (ConnectionError, OSError)):
+            log.info("session %d: connection lost: %s", self.id, err)
+            err = None
+        else:
+            log.error("session %d: internal error", self.id, exc_info=err)
+            err = PgError("internal error in pgaccel", sqlstate=c.INTERNAL_ERROR, severity="FATAL")
+        if err is not None:
+            STATS.errors[err.sqlstate] += 1
+            try:
+                self.writer.write(err.response().encode())
+            except Exception:
+                pass
+        try:
+            self.client_tr.close()
+        except Exception:
+            pass
+        self._finish()
+
+    def _on_client_data(self, data: bytes) -> None:
+        STATS.counters["bytes_from_clients"] += len(data)
+        self.fr.feed(data)
+        if self.worker is not None:
+            if self.fr.buffered > 4 * HOLD_LIMIT:
+                self._pause_client("backlog")
+            return
+        self._drive()
+
+    def _drive(self) -> None:
+        if self.worker is not None or self.done.done():
+            return
+        try:
+            raw, frames = self.fr.take_raw_frames()
+            if not frames:
+                return
+            res = self._relay_frames(raw, frames, 0)
+        except Exception as e:
+            self._fail(e)
+            return
+        if res is not None:
+            self.worker = asyncio.get_running_loop().create_task(self._work(raw, frames, res))
+
+    async def _work(self, raw: bytes, frames: list, res) -> None:
+        try:
+            while res is not None:
+                i, action = res
+                if action[0] == "terminate":
+                    self._finish()
+                    return
+                if action[0] == "query":
+                    await self._local_query(*action[1:])
+                else:
+                    await self._local_batch(action[1])
+                res = self._relay_frames(raw, frames, i + 1)
+                while res is None:
+                    raw, frames = self.fr.take_raw_frames()
+                    if not frames:
+                        break
+                    res = self._relay_frames(raw, frames, 0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._fail(e)
+        finally:
+            self.worker = None
+            self._resume_client("backlog")
+
+    def _pause_client(self, why: str) -> None:
+        if not self.client_pauses:
+            try:
+                self.client_tr.pause_reading()
+            except Exception:
+                pass
+        self.client_pauses.add(why)
+
+    def _resume_client(self, why: str) -> None:
+        if why in self.client_pauses:
+            self.client_pauses.discard(why)
+            if not self.client_pauses:
+                try:
+                    self.client_tr.resume_reading()
+                except Exception:
+                    pass
+
+    async def drain_client(self) -> None:
+        await self.client_proto.drain()
+
+    def _relay_frames(self, raw: bytes, frames: list, i0: int):
+        """Relay complete client frames from index ``i0``. Returns None when all are
+        handled, or ``(index, action)`` for the first one pgaccel must answer itself
+        (everything before it has been written to the origin)."""
         out: list[bytes] = []         # bytes to relay to the origin, in order
-        upw = self.upstream.writer
-        for t, s, e in frames:
+        action = None
+        i = i0
+        n = len(frames)
+        while i < n:
+            t, s, e = frames[i]
             if t in _COPY_FRAMES:
                 self._flush_hold(out)
                 out.append(raw[s:e])
-                continue
-            if t == c.F_QUERY:
+            elif t == c.F_QUERY:
                 self._flush_hold(out)
                 sql = raw[s + 5:e - 1].decode("utf-8", "surrogateescape")
                 route = self.decide(sql)
@@ -501,28 +649,22 @@ class Session:
                     self.quiet.clear()
                     out.append(raw[s:e])
                 else:
-                    if out:
-                        upw.write(b"".join(out))
-                        out.clear()
-                    await self._local_query(sql, route, raw[s:e])
-                continue
-            if t == c.F_TERMINATE:
+                    action = ("query", sql, route, raw[s:e])
+                    break
+            elif t == c.F_TERMINATE:
                 self._flush_hold(out)
-                if out:
-                    upw.write(b"".join(out))
-                return True
-            if t == c.F_FUNCTION_CALL:
+                action = ("terminate",)
+                break
+            elif t == c.F_FUNCTION_CALL:
                 self._flush_hold(out)
                 self.pending += 1
                 self.quiet.clear()
                 self.inflight.append((time.perf_counter(), "function_call", "<FunctionCall>"))
                 out.append(raw[s:e])
-                continue
-            # extended protocol: P B D E C H S
-            if t not in (c.F_PARSE, c.F_BIND, c.F_DESCRIBE, c.F_EXECUTE, c.F_CLOSE, c.F_SYNC, c.F_FLUSH):
+            elif t not in _EXTENDED:
                 raise ProtocolViolation(f"invalid frontend message type {t[0]}")
-            fb = raw[s:e]
-            if self.batch_relaying:
+            elif self.batch_relaying:
+                fb = raw[s:e]
                 self._track_relayed(t, fb)
                 out.append(fb)
                 if t == c.F_SYNC:
@@ -530,22 +672,20 @@ class Session:
                     self._relay_sync()
                 elif t == c.F_FLUSH:
                     self.unsynced = True
-                continue
-            self.batch.append((t, fb))
-            self.batch_bytes += len(fb)
-            if not self.batch_local and (t == c.F_PARSE or t == c.F_BIND or (
-                    (self.portals or self.local_statements) and t not in _BATCH_END)) \
-                    and self._needs_local(t, fb):
-                self.batch_local = True
-            if t in _BATCH_END:
-                batch, local = self.batch, self.batch_local
-                self.batch, self.batch_bytes, self.batch_local = [], 0, False
-                if local and not self.unsynced:
-                    if out:
-                        upw.write(b"".join(out))
-                        out.clear()
-                    await self._local_batch(batch)
-                else:
+            else:
+                fb = raw[s:e]
+                self.batch.append((t, fb))
+                self.batch_bytes += e - s
+                if not self.batch_local and (t == c.F_PARSE or t == c.F_BIND or (
+                        (self.portals or self.local_statements) and t not in _BATCH_END)) \
+                        and self._needs_local(t, fb):
+                    self.batch_local = True
+                if t in _BATCH_END:
+                    batch, local = self.batch, self.batch_local
+                    self.batch, self.batch_bytes, self.batch_local = [], 0, False
+                    if local and not self.unsynced:
+                        action = ("batch", batch)
+                        break
                     for bt, bf in batch:
                         if bt == c.F_PARSE or bt == c.F_BIND or bt == c.F_CLOSE:
                             self._track_relayed(bt, bf)
@@ -554,7 +694,8 @@ class Session:
                         self._relay_sync()
                     else:
                         self.unsynced = True
-        if self.batch and self.batch_bytes > HOLD_LIMIT and not self.batch_local:
+            i += 1
+        if action is None and self.batch and self.batch_bytes > HOLD_LIMIT and not self.batch_local:
             self.batch_relaying = True
             for bt, bf in self.batch:
                 self._track_relayed(bt, bf)
@@ -563,10 +704,8 @@ class Session:
         if out:
             data = b"".join(out)
             STATS.counters["bytes_to_origin"] += len(data)
-            upw.write(data)
-            if upw.transport.get_write_buffer_size() > 65536:
-                await self.drain_origin()
-        return False
+            self.upstream.writer.write(data)
+        return None if action is None else (i, action)
 
     def _flush_hold(self, out: list[bytes]) -> None:
         """A non-extended frame arrived mid-batch: relay what is held (rare)."""
@@ -680,6 +819,9 @@ class Session:
 
     def _leave_local(self) -> None:
         q, self.capture = self.capture, None
+        if self.pump_fr.buffered:   # a partial frame that arrived while captured
+            self.o_hold = bytearray(self.pump_fr.take_rest()) + self.o_hold
+            self.o_need = 5
         # anything that arrived meanwhile (async notices) goes to the client in order
         while q is not None and not q.empty():
             f = q.get_nowait()
@@ -770,7 +912,7 @@ class Session:
         else:
             STATS.statement(StatementEvent(self.id, route.target, route.reason,
                                            (time.perf_counter() - t0) * 1000, sql[:200]))
-        await self.writer.drain()
+        await self.drain_client()
 
     async def _local_batch(self, batch: list[tuple[bytes, bytes]]) -> None:
         """An extended-protocol batch with at least one message answered by pgaccel."""
@@ -779,7 +921,7 @@ class Session:
             await self.server.executor.run_batch(self, batch)
         finally:
             self._leave_local()
-        await self.writer.drain()
+        await self.drain_client()
 
     # ------------------------------------------------------------------ context for the planner
 
@@ -819,6 +961,41 @@ class _OriginProtocol(asyncio.Protocol):
         if self._paused is not None and not self._paused.done():
             self._paused.set_result(None)
         self.session._on_origin_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._paused is None or self._paused.done():
+            self._paused = asyncio.get_running_loop().create_future()
+        if self.session.client_tr is not None:
+            self.session._pause_client("origin")
+
+    def resume_writing(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+        if self.session.client_tr is not None:
+            self.session._resume_client("origin")
+
+    async def drain(self) -> None:
+        if self._paused is not None and not self._paused.done():
+            await self._paused
+
+
+class _ClientProtocol(asyncio.Protocol):
+    """The client connection's protocol once the session is ready."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._paused: asyncio.Future | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.session._on_client_data(data)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
+        self.session._finish()
 
     def pause_writing(self) -> None:
         if self._paused is None or self._paused.done():

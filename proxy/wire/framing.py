@@ -51,6 +51,13 @@ class FrameReader:
             self._pos = 0
         self._buf += data
 
+    def take_rest(self) -> bytes:
+        """Remove and return every buffered byte (complete frames or not)."""
+        rest = bytes(self._buf[self._pos:])
+        self._buf.clear()
+        self._pos = 0
+        return rest
+
     @property
     def buffered(self) -> int:
         return len(self._buf) - self._pos

@@ -544,11 +544,8 @@ def test_notification_arrives_while_listener_is_in_a_query(dsns):
     assert same(each(dsns, go)) == [("chan_q", "during")]
 
 
-PID_BUG = ("pgaccel bug: BackendKeyData carries pgaccel's session id (proxy/session.py Session.__init__: "
-           "self.pid = self.id), not the origin backend pid that pg_backend_pid() and Notification use")
 
 
-@pytest.mark.xfail(strict=True, reason=PID_BUG)
 def test_notification_pid_is_the_notifiers_backend_pid(dsns):
     """Clients tell their own notifications from others' by comparing the pid in the
     Notification with their own backend pid (BackendKeyData / pg_backend_pid())."""
@@ -561,7 +558,6 @@ def test_notification_pid_is_the_notifiers_backend_pid(dsns):
     same(each(dsns, go))
 
 
-@pytest.mark.xfail(strict=True, reason=PID_BUG)
 def test_backend_pid_matches_pg_backend_pid(dsns):
     same(each(dsns, lambda conn: conn.info.backend_pid == conn.execute("SELECT pg_backend_pid()").fetchone()[0]))
 
@@ -755,9 +751,6 @@ def test_initial_parameter_statuses_match(dsns):
     same(each(dsns, lambda conn: {k: conn.info.parameter_status(k) for k in keys}))
 
 
-@pytest.mark.xfail(strict=True, reason="pgaccel bug: proxy/session.py _connect_upstream does "
-                   "startup.setdefault('application_name', 'pgaccel'), so a client that sets none sees "
-                   "application_name 'pgaccel' in ParameterStatus and SHOW, not ''")
 def test_application_name_stays_empty_when_client_sets_none(dsns):
     def go(conn):
         return conn.info.parameter_status("application_name"), conn.execute("SHOW application_name").fetchone()
