@@ -60,8 +60,15 @@ def run(session, sql: str, route) -> AdminResult:
     if kind == "explain_route":
         inner = route.detail or ""
         r = session.decide(inner)
-        reason = r.reason + (f": {r.detail}" if r.detail else "")
-        return AdminResult(["route", "reason", "sql"], [(r.target, reason, r.sql or inner)], "EXPLAIN")
+        target, reason, sql = r.target, r.reason + (f": {r.detail}" if r.detail else ""), r.sql or inner
+        if r.target == "mirror":
+            from .executor import Fallback
+
+            try:
+                session.server.executor.check_freshness(session, r)
+            except Fallback as f:   # the planner would use the mirror, but it lags too much
+                target, reason, sql = "origin", f"{f.reason}: {f.detail}", inner
+        return AdminResult(["route", "reason", "sql"], [(target, reason, sql)], "EXPLAIN")
     if kind == "pgaccel_set":
         m = _SET_RE.match(sql)
         if m:

@@ -34,6 +34,11 @@ from .wire.messages import (BindComplete, CloseComplete, CommandComplete, NoData
 log = logging.getLogger(__name__)
 
 ROWS_PER_BATCH = 2048
+# Postgres type names the planner uses for parameters -> OIDs (ParameterDescription)
+_TYPE_OIDS = {"bool": 16, "bytea": 17, "name": 19, "int8": 20, "int2": 21, "int4": 23, "text": 25,
+              "oid": 26, "json": 114, "float4": 700, "float8": 701, "unknown": 705, "bpchar": 1042,
+              "varchar": 1043, "date": 1082, "time": 1083, "timestamp": 1114, "timestamptz": 1184,
+              "interval": 1186, "numeric": 1700, "uuid": 2950, "jsonb": 3802}
 _ABORT = frame(c.F_EXECUTE, b"pgaccel_abort_implicit_tx\0\0\0\0\0")
 
 
@@ -131,18 +136,30 @@ class Executor:
             raise Fallback(route.reason, route.detail)
         if s.session_vars.get("pgaccel.mirror", "on").lower() in ("off", "false", "0"):
             raise Fallback("mirror_disabled_for_session")
-        self._check_freshness(s, route)
+        self.check_freshness(s, route)
         if route.tables:
-            checks = ", ".join(
-                f"coalesce(has_table_privilege(to_regclass({_lit(_qual(sc, t))}), 'SELECT'), false)"
-                for sc, t in sorted(route.tables))
-            q = f"SELECT {checks}"
+            # one round trip: the role may read each table; the name resolves, through the
+            # session's search_path, to the very table the mirror copied (same OID: not
+            # dropped and re-created, not shadowed by an unmirrored table earlier in the path)
+            cat = self.server.catalog
+            checks = []
+            for sc, t in sorted(route.tables):
+                mt = cat.get(sc, t)
+                oid = mt.table_oid if mt is not None else 0
+                q, bare = _lit(_qual(sc, t)), _lit('"' + t.replace('"', '""') + '"')
+                checks.append(f"coalesce(has_table_privilege(to_regclass({q}), 'SELECT'), false)")
+                checks.append(f"coalesce(to_regclass({q})::oid = {oid} AND "
+                              f"coalesce(to_regclass({bare})::oid, {oid}) = {oid}, false)")
+            q = "SELECT " + ", ".join(checks)
             rows = await (self._internal_extended(s, q) if extended else s.internal_query(q))
-            if not all(v == "t" for v in rows[0]):
+            vals = rows[0]
+            if not all(v == "t" for v in vals[0::2]):
                 raise Fallback("no_privilege", "the role may not read every table from the mirror")
+            if not all(v == "t" for v in vals[1::2]):
+                raise Fallback("table_changed", "a table name resolves to another table than the mirror's")
         return route
 
-    def _check_freshness(self, s, route) -> None:
+    def check_freshness(self, s, route) -> None:
         from .config import parse_duration
 
         allowed = self.server.config.mirror.max_staleness
@@ -159,6 +176,8 @@ class Executor:
                 tab = self.server.mirror.catalog.get(sc, t)
                 lag = time.time() - tab.synced_at if tab is not None else float("inf")
             if lag > allowed:
+                if lag == float("inf"):
+                    raise Fallback("mirror_stale", f"{sc}.{t} has changes on the origin the mirror lacks")
                 raise Fallback("mirror_stale", f"{sc}.{t} lags {lag:.1f}s, allowed {allowed:g}s")
 
     def _settings(self, s):
@@ -174,7 +193,11 @@ class Executor:
 
     def _cursor(self, s):
         if s.mirror_cursor is None:
-            s.mirror_cursor = self.server.mirror.cursor()
+            from planner import install_macros
+
+            cur = self.server.mirror.cursor()
+            install_macros(cur)
+            s.mirror_cursor = cur
             s.mirror_tz = None
         return s.mirror_cursor
 
@@ -190,8 +213,10 @@ class Executor:
                 cur.execute(f"SET TimeZone = {_lit(ctx.timezone)}")
                 s.mirror_tz = ctx.timezone
             cur.execute(route.sql, list(params) if params else None)
-            reader = cur.fetch_record_batch(ROWS_PER_BATCH)
-            return reader
+            if route.runtime_checks:
+                # a guard may fire on any row: run to completion before answering
+                return cur.fetch_arrow_table().to_reader(ROWS_PER_BATCH)
+            return cur.fetch_record_batch(ROWS_PER_BATCH)
 
         handle = Execution(None, [], cur)
         s.executing_local = handle
@@ -421,6 +446,10 @@ class Executor:
             ptypes, fields = stmt.described
             if len(m.params) != len(ptypes):
                 return None  # the origin produces the right error
+            if route.params and not all(_param_ok(_TYPE_OIDS.get(p, -1), o)
+                                        for p, o in zip(route.params, ptypes)):
+                raise Fallback("parameter_types_differ",
+                               f"planned for {route.params}, the origin says {ptypes}")
             from proxy.wire.values import PgInterval
 
             params = []
@@ -568,6 +597,16 @@ class _BatchState:
     forwarded: bool = False
     failed: bool = False
     wrote: bool = False
+
+
+_INTEGERS = frozenset((20, 21, 23))
+
+
+def _param_ok(planned: int, declared: int) -> bool:
+    """A parameter typed ``declared`` by the client can be bound where the planner assumed
+    ``planned``: equal, or both integers (values are decoded exactly, and one out of the
+    planned type's range makes DuckDB's cast fail, which falls back to the origin)."""
+    return planned == declared or (planned in _INTEGERS and declared in _INTEGERS)
 
 
 def _next_batch(reader):

@@ -519,6 +519,13 @@ def _typmod_scale(typmod: int) -> int | None:
 
 def _numeric_fn(typmod, fmt, t):
     target = _typmod_scale(typmod)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        # the planner computed the exact Postgres text (e.g. avg(), numeric division)
+        if target is not None:
+            return None
+        if fmt == 0:
+            return _as_binary
+        return lambda arr: _per_value(arr, _numeric_text_send)
     if pa.types.is_integer(t):
         scale = 0
     elif pa.types.is_decimal(t):
@@ -573,6 +580,17 @@ def _numeric_bin_fn(scale, dscale, is_decimal):
 
 
 _NUMH = struct.Struct("!hhHH")
+
+
+def _numeric_text_send(text: str) -> bytes:
+    """numeric_send of a value given as Postgres numeric text (keeps its scale)."""
+    d = Decimal(text)
+    if not d.is_finite():
+        return _NUMH.pack(0, 0, 0xC000 if d.is_nan() else (0xD000 if d > 0 else 0xF000), 0)
+    sign, digits, exp = d.as_tuple()
+    scale = max(0, -exp)
+    unscaled = int("".join(map(str, digits)) or "0") * (10 ** max(0, exp))
+    return _numeric_send(-unscaled if sign else unscaled, scale, scale)
 
 
 def _numeric_send(unscaled: int, scale: int, dscale: int) -> bytes:

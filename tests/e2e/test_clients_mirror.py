@@ -154,13 +154,9 @@ def test_mirror_answer_via_simple_query_matches_postgres(conns, name):
     same({side: go(conn) for side, conn in conns.items()})
 
 
-MACROS_MISSING = pytest.mark.xfail(strict=True, reason=(
-    "pgaccel bug: the planner rewrites avg(int) with DuckDB macro pgaccel_numeric_text "
-    "(planner/rewrite/numeric_division.py) but nothing installs planner.install_macros on the mirror's "
-    "DuckDB connections, so execution fails (Catalog Error) and falls back to the origin"))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=MACROS_MISSING) if n == "group_by" else n for n in QUERIES])
+@pytest.mark.parametrize("name", QUERIES)
 def test_mirror_answers_without_falling_back_to_the_origin(conns, name):
     with answered_by_mirror():
         raw(conns["pgaccel"], QUERIES[name], 1)            # extended protocol
