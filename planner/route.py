@@ -61,6 +61,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 from sqlglot.errors import SqlglotError
 
 from . import classify, parse
@@ -190,12 +191,34 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
                  tuple(sorted(env.runtime_checks)))
 
 
+_LITERALS = frozenset((TokenType.STRING, TokenType.NUMBER, TokenType.NATIONAL_STRING,
+                       TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING))
+
+
+# Origin reasons no literal value can change (a regex pattern or a date literal can:
+# those routes are not shared between literals).
+_SHAPE_SAFE_REASONS = frozenset((
+    "in_transaction", "session_temp_objects", "no_tables", "catalog_query", "table_not_mirrored",
+    "unfaithful_column", "row_level_security", "volatile_function", "origin_only_function",
+    "unknown_function", "locking_clause", "write_statement", "ddl_statement"))
+
+
+def statement_shape(sql: str):
+    """The statement with its literal values blanked: a key under which an *origin*
+    decision may be reused (no literal turns an origin route into a mirror route)."""
+    lexed = parse.lex(sql)
+    return tuple((t.token_type, "" if t.token_type in _LITERALS else t.text)
+                 for st in lexed.statements for t in st) + (len(lexed.statements),)
+
+
 class Planner:
     """Memoised routing decisions. ``decide`` is a dict lookup on a hit."""
 
     def __init__(self, memo_size: int = 20000) -> None:
         self.memo_size = memo_size
         self._memo: OrderedDict = OrderedDict()
+        self._shapes: OrderedDict = OrderedDict()
+        self.shape_hits = 0
         self.hits = 0
         self.misses = 0
 
@@ -208,7 +231,22 @@ class Planner:
             return route
         self.misses += 1
         try:
-            route = plan(sql, ctx, catalog)
+            # Dashboards and pgbench send the same statement with other literals: a
+            # statement whose shape was already routed to the origin is not parsed again.
+            try:
+                shape_key = (statement_shape(sql), ctx, key[2])
+            except SqlglotError:
+                shape_key = None
+            route = self._shapes.get(shape_key) if shape_key is not None else None
+            if route is not None:
+                self.shape_hits += 1
+            else:
+                route = plan(sql, ctx, catalog)
+                if shape_key is not None and route.target == "origin" and route.kind == "read" \
+                        and route.reason in _SHAPE_SAFE_REASONS:
+                    self._shapes[shape_key] = route
+                    if len(self._shapes) > self.memo_size:
+                        self._shapes.popitem(last=False)
         except Exception as e:          # never raise: the origin is always correct
             log.exception("planner failed on a statement; routing to origin")
             route = origin("unsupported_construct", "other", f"planner error: {type(e).__name__}: {e}")
