@@ -65,6 +65,11 @@ _COPY_FRAMES = (c.F_COPY_DATA, c.F_COPY_DONE, c.F_COPY_FAIL)
 _EXTENDED = (c.F_PARSE, c.F_BIND, c.F_DESCRIBE, c.F_EXECUTE, c.F_CLOSE, c.F_SYNC, c.F_FLUSH)
 
 
+# origin reads that may still change tables (user functions, DO/CALL, unparsed text)
+_MAY_WRITE = frozenset({"parse_failed", "multiple_statements", "unknown_function", "origin_only_function",
+                        "session_command"})
+
+
 def _cstr_at(b: bytes, pos: int) -> tuple[str, int]:
     end = b.index(b"\0", pos)
     return b[pos:end].decode("utf-8", "surrogateescape"), end + 1
@@ -91,6 +96,8 @@ class LocalPortal:
     bind_frame: bytes = b""
     execution: object = None       # running executor.Execution when suspended
     done: bool = False
+    cached: tuple | None = None    # result cache hit: (RowDescription frame, rest of the payload, Lookup)
+    cache: tuple | None = None     # (CacheKey, Cacheability) when the result may be stored
 
 
 class Session:
@@ -141,6 +148,12 @@ class Session:
         self.executing_local = None          # executor handle while a local query runs (for cancel)
         self.session_vars: dict[str, str] = {}
         self.mirror_cursor = None
+        # result cache (proxy/caching.py)
+        self.cache_scope = None               # (planner context, KeyScope) it was built for
+        self.cache_probe = None               # key the fast path just missed (not looked up twice)
+        self.cache_answered = False           # the last local statement was a cache hit
+        self.last_write_at = 0.0              # wall time of this session's last settled write
+        self.write_pending = 0                # 1: a write, 2: DDL relayed, not yet settled
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -486,6 +499,8 @@ class Session:
         await self.origin_proto.drain()
 
     def _completed(self, n: int) -> None:
+        if self.write_pending:
+            self._writes_settled()
         now = time.perf_counter()
         for _ in range(n):
             if self.inflight:
@@ -495,6 +510,17 @@ class Session:
         if self.pending <= 0:
             self.pending = 0
             self.quiet.set()
+
+    def _writes_settled(self) -> None:
+        """A ReadyForQuery after a write (or DDL) this session sent: the cache bumps the
+        tables now, and again when the transaction ends."""
+        rc = self.server.result_cache
+        ddl = self.write_pending == 2
+        if self.status == c.TX_IDLE:
+            self.write_pending = 0
+            self.last_write_at = time.time()
+        if rc is not None:
+            rc.write_settled(self, everything=True, ddl=ddl)
 
     def _on_parameter_status(self, body: bytes) -> None:
         name, p = _cstr_at(body, 0)
@@ -642,6 +668,13 @@ class Session:
                 self._flush_hold(out)
                 sql = raw[s + 5:e - 1].decode("utf-8", "surrogateescape")
                 route = self.decide(sql)
+                if route.target == "mirror" and self.server.result_cache is not None and not out \
+                        and not self.pending and not self.unsynced:
+                    hit = self.server.result_cache.hit_simple(self, sql, route)
+                    if hit is not None:
+                        self.writer.write(hit)
+                        i += 1
+                        continue
                 if route.target == "origin":
                     self._note_origin(route, sql)
                     self.inflight.append((time.perf_counter(), route.reason, sql))
@@ -676,9 +709,9 @@ class Session:
                 fb = raw[s:e]
                 self.batch.append((t, fb))
                 self.batch_bytes += e - s
-                if not self.batch_local and (t == c.F_PARSE or t == c.F_BIND or (
-                        (self.portals or self.local_statements) and t not in _BATCH_END)) \
-                        and self._needs_local(t, fb):
+                if (t == c.F_PARSE or t == c.F_BIND or (
+                        not self.batch_local and (self.portals or self.local_statements)
+                        and t not in _BATCH_END)) and self._needs_local(t, fb):
                     self.batch_local = True
                 if t in _BATCH_END:
                     batch, local = self.batch, self.batch_local
@@ -687,7 +720,7 @@ class Session:
                         action = ("batch", batch)
                         break
                     for bt, bf in batch:
-                        if bt == c.F_PARSE or bt == c.F_BIND or bt == c.F_CLOSE:
+                        if bt == c.F_CLOSE:        # Parse and Bind were tracked while scanning
                             self._track_relayed(bt, bf)
                     out.extend(bf for _, bf in batch)
                     if t == c.F_SYNC:
@@ -761,18 +794,27 @@ class Session:
         if t == c.F_PARSE:
             name, p = _cstr_at(fb, 5)
             sql, _ = _cstr_at(fb, p)
-            return self.decide(sql).target == "admin"
+            if self.decide(sql).target == "admin":
+                return True
+            self._track_relayed(t, fb)   # known from now on (relayed, or re-done locally)
+            return False
         if t == c.F_BIND:
             portal, p = _cstr_at(fb, 5)
             name, _ = _cstr_at(fb, p)
             st = self.statements.get(name)
             if st is None:
-                # parsed earlier in this same batch?
-                for bt, bf in reversed(self.batch[:-1]):
-                    if bt == c.F_PARSE and _cstr_at(bf, 5)[0] == name:
-                        return self.decide(_cstr_at(bf, _cstr_at(bf, 5)[1])[0]).target != "origin"
-                return False
-            return st.local or self.decide_statement(st).target != "origin"
+                return False             # the origin answers 26000
+            if st.local:
+                return True
+            route = self.decide_statement(st)
+            if route.target != "origin":
+                return True
+            # relayed: keep our view of the origin in step (done once, here)
+            self.portals.pop(portal, None)
+            self._note_origin(route, st.sql)
+            if self._batch_note is None:
+                self._batch_note = (time.perf_counter(), route.reason, st.sql)
+            return False
         if t in (c.F_DESCRIBE, c.F_CLOSE):
             kind = fb[5:6]
             name, _ = _cstr_at(fb, 6)
@@ -804,7 +846,7 @@ class Session:
                                                     "origin_only_function", "multiple_statements"):
             self.settings_dirty = True
             self.ctx_cache = None
-        if route.kind in ("write", "ddl") or route.reason == "parse_failed":
+        if route.kind in ("write", "ddl") or route.reason in _MAY_WRITE:
             self.server.on_origin_write(self, route)
 
     # ------------------------------------------------------------------ LOCAL mode
@@ -860,6 +902,8 @@ class Session:
                 return got
             if t == c.B_READY_FOR_QUERY:
                 self.status = body[:1]
+                if self.write_pending:
+                    self._writes_settled()
                 return got
 
     async def origin_sync(self) -> bytes:
@@ -869,6 +913,8 @@ class Session:
             t, body = await self.origin_frame()
             if t == c.B_READY_FOR_QUERY:
                 self.status = body[:1]
+                if self.write_pending:
+                    self._writes_settled()
                 return self.status
 
     async def internal_query(self, sql: str) -> list[tuple]:
@@ -893,6 +939,7 @@ class Session:
         await self._enter_local()
         t0 = time.perf_counter()
         relay = False
+        self.cache_answered = False
         try:
             if route.target == "admin":
                 await admin.run_simple(self, sql, route)
@@ -909,7 +956,7 @@ class Session:
             self.pending += 1
             self.quiet.clear()
             self.upstream.writer.write(raw_frame)
-        else:
+        elif not self.cache_answered:
             STATS.statement(StatementEvent(self.id, route.target, route.reason,
                                            (time.perf_counter() - t0) * 1000, sql[:200]))
         await self.drain_client()
