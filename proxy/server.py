@@ -65,6 +65,7 @@ class Server:
         self.planner = Planner(memo_size=config.planner.memo_size)
         self.mirror = None  # MirrorEngine when enabled
         self.executor = Executor(self)
+        self.result_cache = None  # caching.CacheService when [cache] enabled (opened at start)
         STATS.log_statements = config.server.log_level == "debug"
 
     def _make_ssl(self) -> ssl.SSLContext | None:
@@ -113,8 +114,14 @@ class Server:
         return ctx
 
     def on_origin_write(self, session: Session, route) -> None:
-        """A write or DDL went to the origin through this session (cache/mirror hooks)."""
+        """A write or DDL went to the origin through this session (cache/mirror hooks).
+        The result cache bumps every table now and again when its ReadyForQuery arrives
+        (``Session._writes_settled``): an entry computed in between is not fresh."""
         STATS.counters["origin_writes"] += 1
+        ddl = route.kind == "ddl" or route.reason in ("session_command", "multiple_statements", "parse_failed")
+        session.write_pending = max(session.write_pending, 2 if ddl else 1)
+        if self.result_cache is not None and self.result_cache.cache is not None:
+            self.result_cache.cache.generations.bump_all()
 
     # -------------------------------------------------------------- upstream connections
 
@@ -138,6 +145,12 @@ class Server:
         cfg = self.config
         if cfg.mirror.enabled:
             await self._open_mirror()
+        if cfg.cache.enabled:
+            from .caching import CacheService
+
+            svc = CacheService(self, cfg.cache)
+            await svc.start()
+            self.result_cache = svc
         host, port = split_hostport(cfg.server.listen)
         self._server = await asyncio.start_server(self._on_client, host, port, limit=1 << 20,
                                                   backlog=1024, reuse_address=True)
@@ -175,6 +188,12 @@ class Server:
             report = await self.mirror.sync(dsn, m.tables, m.exclude,
                                             progress=lambda *a: log.info("sync: %s", " ".join(map(str, a))))
             log.info("mirror snapshot done: %s", report)
+        tracker = getattr(self.mirror, "freshness", None)
+        if tracker is not None and tracker.mode == "logical":
+            try:   # verify freshness now, not at the first poll, so serving starts fresh
+                await self.mirror.run(tracker.poll_once)
+            except Exception as e:
+                log.warning("first freshness poll failed: %s", e)
         await self.executor.start()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -235,6 +254,8 @@ class Server:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2)
         self.pool.close()
+        if self.result_cache is not None:
+            await self.result_cache.stop()
         if self.mirror is not None:
             self.executor.stop()
             self.mirror.close()
