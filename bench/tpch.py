@@ -96,6 +96,8 @@ def main(argv=None) -> int:
     if dirty:  # others work in this checkout: say what the run measured beyond HEAD
         print(f"working tree beyond HEAD: {', '.join(dirty[:12])}{' ...' if len(dirty) > 12 else ''}\n")
     settings = {} if args.pg_default_settings else PG_SETTINGS
+    print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+          + " (machines are shared: compare the ratios of one run, not absolute times)")
     print(f"postgres settings: {settings or 'LocalPostgres defaults'}; mirror: threads={args.threads}, "
           f"memory_limit={args.memory_limit}; runs: 1 warm-up + median of {args.runs}; "
           f"statement_timeout {args.timeout:g}s\n", flush=True)
@@ -252,6 +254,7 @@ def main(argv=None) -> int:
                       f"mean would be {proj:.1f}x")
             if timeouts:
                 print(f"- Postgres timeouts ({args.timeout:g}s): {', '.join(timeouts)}")
+            print("- load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
             print(f"- load into Postgres: {load_s:.1f}s ({sum(counts.values()):,} rows incl. indexes, VACUUM ANALYZE)")
             if li is not None:
                 print(f"- mirror snapshot: {report.seconds:.1f}s for {report.rows:,} rows; lineitem {li.rows:,} rows "
