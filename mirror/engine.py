@@ -68,8 +68,10 @@ class MirrorEngine:
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     def sync_blocking(self, origin_dsn: str, tables: Iterable[str] = ("public.*",),
-                      exclude: Iterable[str] = (), progress=None):
-        """Take a new snapshot (blocking). Returns a ``SnapshotResult``."""
+                      exclude: Iterable[str] = (), progress=None, only=None):
+        """Take a new snapshot (blocking). Returns a ``SnapshotResult``.
+
+        ``only``: re-snapshot just these ``(schema, table)`` names, keep the other tables."""
         from mirror.snapshot import snapshot
 
         with self._sync_lock:
@@ -83,12 +85,12 @@ class MirrorEngine:
                 con = self.cursor()
                 try:
                     result = snapshot(con, origin_dsn, tables, exclude, previous=self._catalog,
-                                      progress=progress)
+                                      progress=progress, only=only)
                 finally:
                     con.close()
                 self._catalog = result.catalog
                 if tracker is not None:
-                    tracker.on_snapshot(result.catalog)
+                    tracker.on_snapshot(result.catalog, None if only is None else set(only))
             return result
 
     async def sync(self, origin_dsn: str, tables: Iterable[str] = ("public.*",),
@@ -98,12 +100,15 @@ class MirrorEngine:
             self._sync_pool, functools.partial(self.sync_blocking, origin_dsn, list(tables), list(exclude), progress))
 
     def track_freshness(self, origin_dsn: str, slot: str = "pgaccel_mirror", interval: float = 0.5,
-                        start: bool = True):
-        """Create (or reuse) the FreshnessTracker; syncs coordinate with it from now on."""
+                        start: bool = True, **options):
+        """Create (or reuse) the FreshnessTracker; syncs coordinate with it from now on.
+
+        ``options`` go to :class:`mirror.freshness.FreshnessTracker` (``apply``,
+        ``max_retained_wal``, ``batch_changes``...)."""
         from mirror.freshness import FreshnessTracker
 
         if self.freshness is None:
-            self.freshness = FreshnessTracker(self, origin_dsn, slot=slot, interval=interval)
+            self.freshness = FreshnessTracker(self, origin_dsn, slot=slot, interval=interval, **options)
             if start:
                 self.freshness.start()
         return self.freshness

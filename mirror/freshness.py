@@ -1,4 +1,4 @@
-"""How fresh each mirrored table is: measured from the origin's WAL, not assumed.
+"""How fresh each mirrored table is, measured from the origin's WAL - and keeping it fresh.
 
 Mode ``logical`` (wal_level=logical and the privilege to create a slot):
 
@@ -8,33 +8,55 @@ Mode ``logical`` (wal_level=logical and the privilege to create a slot):
   a snapshot is in the slot's stream. The LSN from which the stream is known to be
   complete (``coverage_lsn``: where we created the slot, or where we found it) is
   kept; a table whose ``snapshot_lsn`` is older than that is *untracked* and
-  treated as in mode ``snapshot``.
+  treated as in mode ``snapshot`` (and re-snapshotted automatically when applying).
 * Every ``interval`` seconds a poll: ``t0 = now``; ``L = pg_current_wal_insert_lsn()``
   (every commit visible before t0 has its commit record below L); wait until the
   WAL is flushed up to L (decoding only reads flushed WAL; with
-  ``synchronous_commit=off`` a commit is visible before it is flushed); peek the
-  stream up to L; each decoded transaction that is NOT visible in a table's
-  snapshot (exact test with the snapshot's xmin/xmax/xip, recorded at sync) marks
-  the tables it changed *dirty*. The dirty set is persisted in the DuckDB file
-  (``_pgaccel.freshness``) and only then the slot is advanced to L. Clean tables are
-  then verified as of t0.
+  ``synchronous_commit=off`` a commit is visible before it is flushed); compare the
+  mirrored tables' columns, key and OID on the origin with the catalog (a schema
+  change, or a table dropped and re-created, makes that table dirty and schedules
+  its re-snapshot: test_decoding emits no DDL); peek the stream up to L (at most
+  ``batch_changes`` rows, whole transactions); each decoded transaction that is NOT
+  visible in a table's snapshot (exact test with the snapshot's xmin/xmax/xip) is
+  **applied** to that table (:mod:`mirror.replication`: net effect per primary key,
+  one DELETE + one INSERT per table) - or, when it cannot be (no key, unknown
+  column, a value the column cannot hold), marks the table *dirty*. All tables, the
+  dirty set (``_pgaccel.freshness``) and the applied LSN (``_pgaccel.meta``) are
+  written in ONE DuckDB transaction; only after its commit is the slot advanced. A
+  transaction whose commit LSN is at or below the applied LSN is never applied
+  again (a crash between the commit and the advance replays it from the slot), so
+  ``kill -9`` anywhere loses nothing and doubles nothing. Clean tables are then
+  verified as of t0.
 * A sync pauses the poller from before its snapshot until the new catalog is in
-  place, then clears a re-synced table's dirty mark only when every transaction
-  that dirtied it committed before the new snapshot (``xid < xmin``).
+  place, then clears a re-synced table's dirty mark when the new snapshot includes
+  every transaction that dirtied it; a transaction consumed shortly before the
+  snapshot yet not visible in it (its commit was in the WAL, not yet in the proc
+  array) makes the table dirty again.
+* Dirty and untracked tables are re-snapshotted one by one
+  (:meth:`FreshnessTracker.resnapshot_pending`, from the poller thread), with a
+  per-table back-off.
+* The slot's retained WAL (``pg_current_wal_lsn() - restart_lsn``) is measured each
+  poll and logged as a warning past ``max_retained_wal`` bytes: a slot that stops
+  advancing makes the origin keep WAL until its disk fills (``pgaccel slot drop``).
 
-DDL is not decoded by ``test_decoding``: a schema change at the origin does not
-mark a table dirty (the planner or a catalog check must catch it).
+Why ``test_decoding`` and not ``pgoutput``: pgoutput needs a publication, and
+``CREATE PUBLICATION ... FOR TABLE`` needs ownership of every table (FOR ALL TABLES
+a superuser); test_decoding needs only the REPLICATION attribute, already existing
+slots keep working, and both give the same text values (pgoutput protocol 1 sends
+the type output text too). What it costs: DDL is not in the stream (hence the
+catalog check per poll) and changes to unmirrored tables cross the wire.
 
 Mode ``snapshot`` (no logical decoding / no privilege / slot missing): a table is
 "verified at its snapshot time" and its lag grows from ``synced_at``.
 
-The full CDC stream (applying the changes instead of only noting them) can grow
-from :meth:`FreshnessTracker._decode`: it already groups changes by transaction
-and knows which ones are not in the copy.
+With ``apply=False`` the tracker only detects changes: a change marks the table
+dirty until the next sync.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import logging
 import math
 import re
@@ -45,7 +67,7 @@ from contextlib import contextmanager
 import psycopg
 
 from mirror import catalog as cat
-from mirror.catalog import MirrorCatalog
+from mirror.catalog import MirrorCatalog, MirrorTable
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +75,30 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {cat.META_SCHEMA}.freshness (
         schema_name VARCHAR, table_name VARCHAR, dirty_xid BIGINT, dirty_lsn VARCHAR,
         PRIMARY KEY (schema_name, table_name))""",
+    f"ALTER TABLE {cat.META_SCHEMA}.freshness ADD COLUMN IF NOT EXISTS reason VARCHAR",
 ]
+
+# The mirrored tables as the origin has them now: OID, a hash of the columns, the key
+# the stream carries for UPDATE/DELETE (primary key, or the replica identity index).
+_SCHEMA_SQL = """
+SELECT w.s, w.t, c.oid, c.relreplident,
+  (SELECT md5(string_agg(a.attnum || ':' || a.attname || ':' || a.atttypid || ':' || a.atttypmod, ','
+                         ORDER BY a.attnum))
+     FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT array_agg(a.attname::text ORDER BY k.ord)
+     FROM pg_catalog.pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+     WHERE i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)
+FROM unnest(%s::text[], %s::text[]) AS w(s, t)
+LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = w.s
+LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t AND c.relkind IN ('r', 'p')
+"""
+
+
+def columns_hash(t: MirrorTable) -> str:
+    """The same hash as ``_SCHEMA_SQL`` computes on the origin, from the mirror's catalog."""
+    text = ",".join(f"{c.attnum}:{c.name}:{c.type_oid}:{c.typmod}" for c in sorted(t.columns, key=lambda c: c.attnum))
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def parse_lsn(lsn: str | None) -> int:
@@ -99,11 +144,17 @@ def widen_xid(xid32: int, reference: int) -> int:
 
 
 class FreshnessTracker:
-    def __init__(self, engine, origin_dsn: str, slot: str = "pgaccel_mirror", interval: float = 0.5) -> None:
+    def __init__(self, engine, origin_dsn: str, slot: str = "pgaccel_mirror", interval: float = 0.5, *,
+                 apply: bool = True, max_retained_wal: int = 1 << 30, batch_changes: int = 100_000,
+                 resnapshot_backoff: float = 5.0) -> None:
         self.engine = engine
         self.origin_dsn = origin_dsn
         self.slot = slot
         self.interval = interval
+        self.apply = apply                      # apply changes (False: only mark tables dirty)
+        self.max_retained_wal = max_retained_wal  # bytes of WAL the slot may hold back before a warning
+        self.batch_changes = batch_changes      # most decoded rows per poll (whole transactions)
+        self.resnapshot_backoff = resnapshot_backoff
         self.mode = "snapshot"
         self.mode_reason = "slot not checked yet"
         self._lock = threading.RLock()
@@ -113,17 +164,56 @@ class FreshnessTracker:
         self._con = engine.cursor()
         for ddl in _DDL:
             self._con.execute(ddl)
-        self._dirty: dict[tuple[str, str], int] = {
-            (s, t): x for s, t, x, _ in self._con.execute(f"SELECT * FROM {cat.META_SCHEMA}.freshness").fetchall()}
-        row = self._con.execute(f"SELECT value FROM {cat.META_SCHEMA}.meta WHERE key = ?",
-                                [self._coverage_key]).fetchone()
-        self.coverage_lsn: str | None = row[0] if row else None
+        self._dirty: dict[tuple[str, str], int] = {}
+        self.table_errors: dict[tuple[str, str], str] = {}  # why a table is dirty / could not be applied
+        for s, t, x, _, reason in self._con.execute(
+                f"SELECT schema_name, table_name, dirty_xid, dirty_lsn, reason FROM {cat.META_SCHEMA}.freshness").fetchall():
+            self._dirty[(s, t)] = x
+            if reason:
+                self.table_errors[(s, t)] = reason
+        self.coverage_lsn: str | None = self._meta(self._coverage_key)
+        self.applied_lsn: str | None = self._meta(self._applied_key)
         self.last_error: str | None = None
         self.polls = 0
+        self.retained_wal: int | None = None    # bytes, measured each poll
+        self.applied_rows = 0                   # net rows written to DuckDB since start
+        self.applied_changes = 0                # decoded changes applied since start
+        self.applied_transactions = 0
+        self.last_poll_seconds = 0.0
+        self.last_changed: set[tuple[str, str]] = set()
+        self._keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._recent: collections.deque = collections.deque()  # (monotonic, xid8, tables) consumed
+        self._resnap_after: dict[tuple[str, str], float] = {}
+        self._listeners: list = []
+        self._oc = None                         # the origin connection polls use
+        self._wal_warned = 0.0
+        self._more = False                      # the last poll stopped at batch_changes
 
     @property
     def _coverage_key(self) -> str:
         return f"freshness_coverage_lsn:{self.slot}"
+
+    @property
+    def _applied_key(self) -> str:
+        return f"freshness_applied_lsn:{self.slot}"
+
+    def _meta(self, key: str) -> str | None:
+        row = self._con.execute(f"SELECT value FROM {cat.META_SCHEMA}.meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str | None, con=None) -> None:
+        con = con or self._con
+        con.execute(f"DELETE FROM {cat.META_SCHEMA}.meta WHERE key = ?", [key])
+        if value is not None:
+            con.execute(f"INSERT INTO {cat.META_SCHEMA}.meta VALUES (?, ?)", [key, value])
+
+    def add_listener(self, fn) -> None:
+        """``fn(changed_tables, verified_at)`` after each poll's DuckDB commit and before the
+        slot is advanced: ``changed_tables`` every (schema, table) a committed transaction of
+        the poll touched (applied, or marked dirty), ``verified_at`` the poll's t0 when every
+        change up to it is in (None after a partial poll). An exception fails the poll before
+        the slot advances (the changes are reported again next poll)."""
+        self._listeners.append(fn)
 
     # -- slot ---------------------------------------------------------------
     def ensure_slot(self) -> bool:
@@ -151,15 +241,13 @@ class FreshnessTracker:
 
     def _set_coverage(self, lsn: str) -> None:
         self.coverage_lsn = lsn
-        self._con.execute(f"DELETE FROM {cat.META_SCHEMA}.meta WHERE key = ?", [self._coverage_key])
-        self._con.execute(f"INSERT INTO {cat.META_SCHEMA}.meta VALUES (?, ?)", [self._coverage_key, lsn])
+        self._set_meta(self._coverage_key, lsn)
 
     def drop_slot(self) -> None:
         with self._lock:
-            with psycopg.connect(self.origin_dsn, autocommit=True) as c:
-                c.execute("SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots"
-                          " WHERE slot_name = %s", (self.slot,))
-            self._con.execute(f"DELETE FROM {cat.META_SCHEMA}.meta WHERE key = ?", [self._coverage_key])
+            self._close_origin()
+            drop_slot(self.origin_dsn, self.slot)
+            self._set_meta(self._coverage_key, None)
             self.coverage_lsn = None
             self.mode, self.mode_reason = "snapshot", "slot dropped"
 
@@ -176,6 +264,7 @@ class FreshnessTracker:
             self._thread.join(timeout=10)
             self._thread = None
         with self._lock:
+            self._close_origin()
             try:
                 self._con.close()
             except Exception:
@@ -189,7 +278,13 @@ class FreshnessTracker:
             except Exception as e:  # origin down etc.: verified_at stops moving, lag grows
                 self.last_error = str(e)
                 log.warning("mirror freshness poll failed: %s", e)
-            self._stop.wait(self.interval)
+            if self.apply and not self._stop.is_set():
+                try:
+                    self.resnapshot_pending()
+                except Exception as e:
+                    log.warning("mirror re-snapshot failed: %s", e)
+            if not self._more:
+                self._stop.wait(self.interval)
 
     @contextmanager
     def paused(self):
@@ -197,86 +292,301 @@ class FreshnessTracker:
         with self._lock:
             yield
 
+    def _origin(self):
+        if self._oc is None or self._oc.closed or self._oc.broken:
+            self._oc = psycopg.connect(self.origin_dsn, autocommit=True, application_name="pgaccel-mirror")
+            # the text test_decoding prints is the type output in THIS session's settings
+            self._oc.execute("SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex';"
+                             " SET extra_float_digits = 1")
+        return self._oc
+
+    def _close_origin(self) -> None:
+        if self._oc is not None:
+            try:
+                self._oc.close()
+            except Exception:
+                pass
+            self._oc = None
+
     def poll_once(self, flush_wait: float = 5.0) -> set[tuple[str, str]]:
         """One poll. Returns the tables newly marked dirty."""
         with self._lock:
             if self.mode != "logical" and not self.ensure_slot():
                 return set()
-            t0 = time.time()
-            with psycopg.connect(self.origin_dsn, autocommit=True) as c:
-                upto = c.execute("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchone()[0]
-                deadline = time.monotonic() + flush_wait
-                while parse_lsn(c.execute("SELECT pg_catalog.pg_current_wal_flush_lsn()::text").fetchone()[0]) \
-                        < parse_lsn(upto):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("origin WAL not flushed up to the poll's LSN")
-                    time.sleep(0.01)
-                exists = c.execute("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
-                                   (self.slot,)).fetchone()
-                if not exists:  # dropped behind our back: nothing is tracked until the next sync
-                    self.coverage_lsn = None
-                    self.ensure_slot()
-                    return set()
-                rows = c.execute(
-                    "SELECT lsn::text, xid::text, data FROM pg_catalog.pg_logical_slot_peek_changes"
-                    "(%s, %s::pg_lsn, NULL, 'include-xids', '1', 'skip-empty-xacts', '1')",
-                    (self.slot, upto)).fetchall()
-                newly = self._decode(rows)
-                if newly:
-                    self._persist()
-                try:
-                    c.execute("SELECT pg_catalog.pg_replication_slot_advance(%s, %s::pg_lsn)", (self.slot, upto))
-                except psycopg.errors.ObjectNotInPrerequisiteState:
-                    pass  # already past upto
-            self._verified_at = t0
-            self.polls += 1
-            return newly
+            try:
+                return self._poll(flush_wait)
+            except psycopg.OperationalError:
+                self._close_origin()
+                raise
 
-    def _decode(self, rows) -> set[tuple[str, str]]:
+    def _poll(self, flush_wait: float) -> set[tuple[str, str]]:
+        t0 = time.time()
+        started = time.monotonic()
+        c = self._origin()
+        upto = c.execute("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchone()[0]
+        deadline = time.monotonic() + flush_wait
+        while parse_lsn(c.execute("SELECT pg_catalog.pg_current_wal_flush_lsn()::text").fetchone()[0]) \
+                < parse_lsn(upto):
+            if time.monotonic() > deadline:
+                raise TimeoutError("origin WAL not flushed up to the poll's LSN")
+            time.sleep(0.01)
+        slot = c.execute("SELECT confirmed_flush_lsn::text,"
+                         " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint"
+                         " FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", (self.slot,)).fetchone()
+        if not slot:  # dropped behind our back: nothing is tracked until the next sync
+            self.coverage_lsn = None
+            self.retained_wal = None
+            self.ensure_slot()
+            return set()
+        self._check_retained_wal(slot[1])
         catalog: MirrorCatalog = self.engine.catalog
         newly: set[tuple[str, str]] = set()
-        touched: set[tuple[str, str]] = set()
+        dirty_before = dict(self._dirty)
+        if self.apply:
+            newly |= self._check_schema(c, catalog)  # after reading upto: any DDL before it is seen
+        rows = c.execute(
+            "SELECT lsn::text, xid::text, data FROM pg_catalog.pg_logical_slot_peek_changes"
+            "(%s, %s::pg_lsn, %s, 'include-xids', '1', 'skip-empty-xacts', '1')",
+            (self.slot, upto, self.batch_changes)).fetchall()
+        complete = len(rows) < self.batch_changes
+        end = upto
+        if not complete:
+            end = next((r[0] for r in reversed(rows) if r[2].startswith("COMMIT")), upto)
+        batches, changed, ntx = self._decode(rows, catalog, newly)
+        if batches or self._dirty != dirty_before:
+            self._commit(batches, end, newly)
+        self.last_changed = changed
+        for fn in list(self._listeners):
+            fn(changed, t0 if complete else None)
+        if parse_lsn(end) > parse_lsn(slot[0]):
+            try:
+                c.execute("SELECT pg_catalog.pg_replication_slot_advance(%s, %s::pg_lsn)", (self.slot, end))
+            except psycopg.errors.ObjectNotInPrerequisiteState:
+                pass  # already past it
+        self._more = not complete
+        if complete:
+            self._verified_at = t0
+        self.polls += 1
+        self.applied_transactions += ntx
+        self.last_poll_seconds = time.monotonic() - started
+        return newly
+
+    def _check_retained_wal(self, retained) -> None:
+        self.retained_wal = None if retained is None else int(retained)
+        if self.retained_wal is not None and self.max_retained_wal and self.retained_wal > self.max_retained_wal \
+                and time.monotonic() - self._wal_warned > 60:
+            self._wal_warned = time.monotonic()
+            log.warning("mirror: replication slot %s holds back %d MB of WAL on the origin (more than "
+                        "mirror.max_retained_wal = %d MB): is the mirror applying? If pgaccel is gone for good, "
+                        "run `pgaccel slot drop` or the origin's disk fills up",
+                        self.slot, self.retained_wal >> 20, self.max_retained_wal >> 20)
+
+    def _check_schema(self, c, catalog: MirrorCatalog) -> set[tuple[str, str]]:
+        """Mark tables whose origin columns / OID differ from the catalog dirty; learn keys."""
+        keys = [k for k, t in catalog.tables.items() if self._tracked(t)]
+        newly: set[tuple[str, str]] = set()
+        if not keys:
+            return newly
+        found = {(r[0], r[1]): r[2:] for r in c.execute(
+            _SCHEMA_SQL, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
+        for key in keys:
+            t = catalog.tables[key]
+            oid, replident, h, keycols = found.get(key, (None, None, None, None))
+            reason = None
+            if oid is None:
+                reason = "the table was dropped or renamed on the origin"
+            elif int(oid) != t.table_oid:
+                reason = "the table was dropped and re-created on the origin"
+            elif h != (columns_hash(t) if t.columns else None):
+                reason = "the table's columns changed on the origin"
+            if reason:
+                if self._mark_dirty(key, 0, reason + "; re-snapshot pending"):
+                    newly.add(key)
+                    log.info("mirror: %s.%s: %s", key[0], key[1], reason)
+            self._keys[key] = tuple(keycols or ()) if replident in ("d", "i", "f") else ()
+        return newly
+
+    def _mark_dirty(self, key, xid: int, reason: str | None = None) -> bool:
+        new = key not in self._dirty
+        self._dirty[key] = max(self._dirty.get(key, 0), xid)
+        if reason and (new or key not in self.table_errors):
+            self.table_errors[key] = reason
+        return new
+
+    def _decode(self, rows, catalog: MirrorCatalog, newly: set):
+        """Fold the decoded transactions into per-table batches (or dirty marks)."""
+        from mirror.replication import CannotApply, TableBatch, parse_change
+
+        applied = parse_lsn(self.applied_lsn)
+        batches: dict[tuple[str, str], TableBatch] = {}
+        changed: set[tuple[str, str]] = set()
+        changes: list[tuple[list, str]] = []
+        ntx = 0
+        now = time.monotonic()
         for lsn, xid, data in rows:
             if data.startswith("BEGIN"):
-                touched = set()
+                changes = []
             elif data.startswith("table "):
                 try:
-                    tables, _ = parse_table_list(data[6:])
+                    tables, rest = parse_table_list(data[6:])
                 except ValueError:
                     log.warning("mirror freshness: unparsed change %r; marking every table dirty", data[:200])
-                    tables = list(catalog.tables)
-                touched.update(tables)
+                    tables, rest = list(catalog.tables), None
+                tables = [k for k in tables if k in catalog.tables]
+                if tables:
+                    changes.append((tables, rest))
             elif data.startswith("COMMIT"):
+                touched = {k for tables, _ in changes for k in tables}
+                if not touched:
+                    continue
+                changed |= touched
+                if parse_lsn(lsn) <= applied:  # applied before a crash, the slot not advanced yet
+                    continue
+                ntx += 1
+                xids = {}
                 for key in touched:
-                    t = catalog.tables.get(key)
-                    if t is None or not self._tracked(t):
+                    t = catalog.tables[key]
+                    xids[key] = x = widen_xid(int(xid), t.snapshot_xmax)
+                    if not self._tracked(t) or t.snapshot_includes(x):
+                        xids[key] = None
                         continue
-                    x = widen_xid(int(xid), t.snapshot_xmax)
-                    if t.snapshot_includes(x):
-                        continue
-                    if key not in self._dirty:
-                        newly.add(key)
-                    self._dirty[key] = max(self._dirty.get(key, 0), x)
-                touched = set()
-        return newly
+                    if not self.apply or key in self._dirty:
+                        if self._mark_dirty(key, x):
+                            newly.add(key)
+                self._recent.append((now, max(v for v in xids.values() if v is not None) if any(
+                    v is not None for v in xids.values()) else 0, frozenset(touched)))
+                for tables, rest in changes:
+                    for key in tables:
+                        x = xids.get(key)
+                        if x is None or key in self._dirty or not self.apply:
+                            continue
+                        try:
+                            if rest is None:
+                                raise CannotApply("an unparsed change")
+                            b = batches.get(key)
+                            if b is None:
+                                b = batches[key] = TableBatch(catalog.tables[key], self._keys.get(key, ()))
+                            b.add(parse_change(rest))
+                        except (CannotApply, ValueError) as e:
+                            batches.pop(key, None)
+                            if self._mark_dirty(key, x, f"{e}; re-snapshot pending"):
+                                newly.add(key)
+                                log.info("mirror: %s.%s cannot be applied: %s", key[0], key[1], e)
+                        else:
+                            self.applied_changes += 1
+        while self._recent and now - self._recent[0][0] > 120:
+            self._recent.popleft()
+        return batches, changed, ntx
+
+    def _commit(self, batches: dict, end: str, newly: set) -> None:
+        """Write every batch, the dirty set and the applied LSN in one DuckDB transaction."""
+        from mirror.replication import apply_batch
+
+        con = self._con
+        while True:
+            current = None
+            written = 0
+            try:
+                con.execute("BEGIN")
+                for key, b in batches.items():
+                    current = key
+                    written += apply_batch(con, b)
+                current = None
+                self._write_dirty(con)
+                self._set_meta(self._applied_key, end, con)
+                con.execute("COMMIT")
+                self.applied_lsn = end
+                self.applied_rows += written
+                for key in batches:
+                    self.table_errors.pop(key, None)
+                return
+            except Exception as e:
+                try:
+                    con.execute("ROLLBACK")
+                except Exception:
+                    pass
+                if current is None:
+                    raise
+                # this table cannot take the changes: re-snapshot it; apply the others
+                log.info("mirror: applying changes to %s.%s failed (%s); re-snapshot pending", *current, e)
+                b = batches.pop(current)
+                if self._mark_dirty(current, self._max_xid(b), f"applying changes failed: {e}; re-snapshot pending"):
+                    newly.add(current)
+
+    def _max_xid(self, b) -> int:
+        t = b.table
+        return max((x for _, x, tables in self._recent if (t.schema, t.name) in tables), default=0)
+
+    def _write_dirty(self, con) -> None:
+        con.execute(f"DELETE FROM {cat.META_SCHEMA}.freshness")
+        if self._dirty:
+            con.executemany(f"INSERT INTO {cat.META_SCHEMA}.freshness VALUES (?, ?, ?, NULL, ?)",
+                            [(s, t, x, self.table_errors.get((s, t))) for (s, t), x in self._dirty.items()])
 
     def _persist(self) -> None:
         con = self._con
         con.execute("BEGIN")
-        con.execute(f"DELETE FROM {cat.META_SCHEMA}.freshness")
-        if self._dirty:
-            con.executemany(f"INSERT INTO {cat.META_SCHEMA}.freshness VALUES (?, ?, ?, NULL)",
-                            [(s, t, x) for (s, t), x in self._dirty.items()])
+        self._write_dirty(con)
         con.execute("COMMIT")
 
-    def on_snapshot(self, catalog: MirrorCatalog) -> None:
-        """A sync swapped in ``catalog``: forget dirt the new snapshots include."""
+    def on_snapshot(self, catalog: MirrorCatalog, only: set | None = None) -> None:
+        """A sync swapped in ``catalog`` (for the tables ``only``, or all): forget dirt the new
+        snapshots include; a transaction already consumed from the slot that a new snapshot
+        does not include makes its table dirty again."""
         with self._lock:
             for key in list(self._dirty):
+                if only is not None and key not in only:
+                    continue
                 t = catalog.tables.get(key)
-                if t is None or self._dirty[key] < t.snapshot_xmin:
+                if t is None or t.snapshot_includes(self._dirty[key]):
                     del self._dirty[key]
+                    self.table_errors.pop(key, None)
+            for _, x, tables in self._recent:
+                for key in tables:
+                    t = catalog.tables.get(key)
+                    if t is not None and (only is None or key in only) and x and not t.snapshot_includes(x):
+                        self._mark_dirty(key, x, "a change committed while the snapshot was taken; re-snapshot pending")
             self._persist()
+
+    def resnapshot_pending(self) -> list[tuple[str, str]]:
+        """Re-snapshot the dirty and untracked tables whose back-off has passed (blocking).
+        Returns the tables re-snapshotted."""
+        if not self.apply or self.mode != "logical" or self.coverage_lsn is None:
+            return []
+        now = time.monotonic()
+        catalog = self.engine.catalog
+        due = sorted(k for k, t in catalog.tables.items()
+                     if (k in self._dirty or not self._tracked(t)) and self._resnap_after.get(k, 0) <= now)
+        if not due:
+            return []
+        started = time.monotonic()
+        try:
+            self.engine.sync_blocking(self.origin_dsn, only=due)
+        except Exception as e:
+            for k in due:
+                self.table_errors[k] = f"re-snapshot failed: {e}"
+            raise
+        finally:
+            took = time.monotonic() - started
+            for k in due:
+                # at most ~10% of the time spent copying the same tables again and again
+                self._resnap_after[k] = time.monotonic() + (
+                    max(self.resnapshot_backoff, 10 * took) if self.resnapshot_backoff > 0 else 0)
+        with self._lock:
+            for k in list(self._dirty):
+                if k not in self.engine.catalog.tables:
+                    self._dirty.pop(k, None)
+                    self.table_errors.pop(k, None)
+            self._persist()
+        log.info("mirror: re-snapshotted %s in %.2fs", ", ".join(f"{s}.{t}" for s, t in due), took)
+        return due
+
+    def run_once(self) -> set[tuple[str, str]]:
+        """One poll, then the pending re-snapshots, then a poll (what the background loop does)."""
+        newly = self.poll_once()
+        if self.resnapshot_pending():
+            newly = self.poll_once()
+        return newly
 
     # -- answers ------------------------------------------------------------
     def _tracked(self, t) -> bool:
@@ -306,3 +616,26 @@ class FreshnessTracker:
 
     def dirty_tables(self) -> set[tuple[str, str]]:
         return set(self._dirty)
+
+    def table_mode(self, schema: str, table: str) -> str:
+        """How the table is kept fresh: ``logical`` (changes applied), ``logical-detect``
+        (changes only detected), ``resnapshot`` (dirty: a re-snapshot is pending), ``snapshot``."""
+        t = self.engine.catalog.get(schema, table)
+        if t is None or not self._tracked(t):
+            return "snapshot"
+        if (schema, table) in self._dirty:
+            return "resnapshot" if self.apply else "logical-detect"
+        return "logical" if self.apply else "logical-detect"
+
+    def table_error(self, schema: str, table: str) -> str | None:
+        """The last problem with this table (or the tracker's), None when all is well."""
+        return self.table_errors.get((schema, table)) or self.last_error or (
+            self.mode_reason if self.mode != "logical" else None)
+
+
+def drop_slot(origin_dsn: str, slot: str) -> bool:
+    """Drop the logical replication slot ``slot`` on the origin. Returns whether it existed."""
+    with psycopg.connect(origin_dsn, autocommit=True) as c:
+        row = c.execute("SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots"
+                        " WHERE slot_name = %s", (slot,)).fetchone()
+        return row is not None

@@ -119,14 +119,20 @@ def snapshot(
     *,
     previous: MirrorCatalog = cat.EMPTY,
     progress: Progress | None = None,
+    only: Iterable[tuple[str, str]] | None = None,
 ) -> SnapshotResult:
     """Copy the matching origin tables into the DuckDB connection ``duck`` and swap them in.
 
     ``duck`` is a DuckDB connection used only by this call (e.g. ``engine.cursor()``);
     the postgres scanner extension must be loadable. Returns the new catalog
     (``previous.version + 1``), already persisted and visible to other cursors.
+
+    ``only``: re-snapshot just these ``(schema, table)`` names (``tables``/``exclude``
+    are ignored) and keep every other table of ``previous`` as it is; a name that no
+    longer exists on the origin leaves the catalog.
     """
     tables, exclude = list(tables), list(exclude)
+    only = set(only) if only is not None else None
     started = time.monotonic()
     with psycopg.connect(origin_dsn, autocommit=True) as ctl:
         # 1. lower bounds, before the snapshot exists
@@ -143,7 +149,7 @@ def snapshot(
             collation = snap.execute(
                 "SELECT datcollate FROM pg_catalog.pg_database WHERE datname = current_database()").fetchone()[0]
             chosen = [r for r in snap.execute(_TABLES_SQL, (list(SYSTEM_SCHEMAS),)).fetchall()
-                      if matches(f"{r[1]}.{r[2]}", tables, exclude)]
+                      if ((r[1], r[2]) in only if only is not None else matches(f"{r[1]}.{r[2]}", tables, exclude))]
             columns: dict[int, list[tuple]] = {}
             for r in snap.execute(_COLUMNS_SQL, ([r[0] for r in chosen],)).fetchall():
                 columns.setdefault(r[0], []).append(r)
@@ -177,8 +183,11 @@ def snapshot(
                 duck.execute(f"DETACH DATABASE IF EXISTS {ATTACH_ALIAS}")
 
     # 4. swap all staged tables in at once
+    copied = set(new_tables)
+    if only is not None:  # the other tables stay as they are
+        new_tables = {**{k: t for k, t in previous.tables.items() if k not in only}, **new_tables}
     new = MirrorCatalog(previous.version + 1, new_tables, collation)
-    swap(duck, previous, new)
+    swap(duck, previous, new, copied)
     return SnapshotResult(new, copies, snapshot_lsn, synced_at, time.monotonic() - started)
 
 
@@ -243,15 +252,19 @@ def _copy_table(duck, snapshot_id, oid, schema, name, cols, types) -> MirrorTabl
     return MirrorTable(schema, name, tuple(mcols), schema, name, n, 0.0, None, False, oid)
 
 
-def swap(duck, previous: MirrorCatalog, new: MirrorCatalog) -> None:
-    """Atomically replace the mirrored tables and the persisted catalog."""
+def swap(duck, previous: MirrorCatalog, new: MirrorCatalog, copied=None) -> None:
+    """Atomically replace the mirrored tables and the persisted catalog.
+
+    ``copied``: the keys of ``new`` that have a staging table (default: all of them)."""
     duck.execute("BEGIN")
     try:
         cat.ensure_meta(duck)
         for key, t in previous.tables.items():
             if key not in new.tables:
                 duck.execute(f"DROP TABLE IF EXISTS {t.qualified_duckdb_name}")
-        for t in new.tables.values():
+        for key, t in new.tables.items():
+            if copied is not None and key not in copied:
+                continue
             qs = quote_ident(t.duckdb_schema)
             duck.execute(f"DROP TABLE IF EXISTS {qs}.{quote_ident(t.duckdb_name)}")
             duck.execute(f"ALTER TABLE {qs}.{quote_ident(STAGING_PREFIX + t.duckdb_name)} "

@@ -146,6 +146,8 @@ def map_type(types: dict[int, PgType], type_oid: int, typmod: int, ndims: int = 
         elem = types.get(eoid)
         if eoid == BPCHAR:
             return _unfaithful(declared, "array of char(n): the scanner trims element padding")
+        if eoid == BYTEA:
+            return _unfaithful(declared, "array of bytea: the scanner cannot read it")
         r = _scalar(types, eoid, emod)
         if isinstance(r, str):
             return _unfaithful(declared, "array of " + r)

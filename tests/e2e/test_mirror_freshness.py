@@ -58,9 +58,11 @@ def test_changes_already_in_the_snapshot_do_not_mark_dirty(origin, fresh_db, ori
     assert tracker.dirty_tables() == set()
 
 
-def test_change_committed_during_the_copy_marks_the_table_dirty(origin, fresh_db, origin_conn, two_tables, engine):
+@pytest.mark.parametrize("apply", [False, True])
+def test_change_committed_during_the_copy_is_applied_or_marks_the_table_dirty(
+        origin, fresh_db, origin_conn, two_tables, engine, apply):
     dsn = origin.dsn(fresh_db)
-    tracker = engine.track_freshness(dsn, slot=_slot(), start=False)
+    tracker = engine.track_freshness(dsn, slot=_slot(), start=False, apply=apply)
 
     def write(table, done, total):
         if table == "public.a" and done:
@@ -69,7 +71,11 @@ def test_change_committed_during_the_copy_marks_the_table_dirty(origin, fresh_db
 
     engine.sync_blocking(dsn, ["public.*"], progress=write)
     assert engine.cursor().execute("SELECT count(*) FROM public.b").fetchone()[0] == 1
-    assert tracker.poll_once() == {("public", "b")}
+    if apply:  # the insert is not in b's snapshot: applied from the stream
+        assert tracker.poll_once() == set()
+        assert engine.cursor().execute("SELECT count(*) FROM public.b").fetchone()[0] == 2
+    else:
+        assert tracker.poll_once() == {("public", "b")}
 
 
 def test_dirty_set_survives_a_restart(origin, fresh_db, origin_conn, two_tables, tmp_path):
@@ -97,10 +103,16 @@ def test_background_poller_advances_verified_time(origin, fresh_db, origin_conn,
     while (engine.freshness.freshness("public", "a")[0] or 0) < t and time.monotonic() < deadline:
         time.sleep(0.02)
     assert engine.freshness.freshness("public", "a")[0] >= t
-    origin_conn.execute("INSERT INTO b VALUES (3)")
-    while not engine.freshness.freshness("public", "b")[1] and time.monotonic() < deadline:
+    origin_conn.execute("INSERT INTO b VALUES (3)")  # applied (b has no key: inserts only)
+    cur = engine.cursor()
+    while cur.execute("SELECT count(*) FROM public.b").fetchone()[0] != 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert engine.freshness.freshness("public", "b")[1] and not engine.freshness.freshness("public", "a")[1]
+    assert cur.execute("SELECT count(*) FROM public.b").fetchone()[0] == 2
+    origin_conn.execute("DELETE FROM b")  # b has no key: cannot be applied, dirty until re-snapshotted
+    while cur.execute("SELECT count(*) FROM public.b").fetchone()[0] != 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cur.execute("SELECT count(*) FROM public.b").fetchone()[0] == 0
+    assert not engine.freshness.freshness("public", "a")[1]
 
 
 def test_without_replication_privilege_lag_counts_from_the_snapshot(origin, fresh_db, origin_conn, two_tables, engine):
