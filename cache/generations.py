@@ -177,6 +177,15 @@ class Generations:
                 for t in tables:
                     self._verified.pop((t[0], t[1]), None)
 
+    def note(self, name: str, value) -> None:
+        """Persist a small marker next to the counters (e.g. the feed position the
+        last bump covered), to check continuity at the next opening."""
+        if self._db is not None:
+            self._db.set(f"__note__{name}", value)
+
+    def noted(self, name: str, default=None):
+        return default if self._db is None else self._db.get(f"__note__{name}", default)
+
     # -- answers ------------------------------------------------------------
     def snapshot(self, tables: Iterable[Table]) -> dict[Table, int]:
         """Generations to store with an entry; take it before running its query."""

@@ -18,6 +18,7 @@ from .wire.messages import CommandComplete, DataRow, Field, ReadyForQuery, RowDe
 SETTABLE = {
     "max_staleness": "mirror freshness a session accepts, e.g. '2s' (-1: the server default)",
     "mirror": "on | off: whether this session may read from the mirror",
+    "cache": "on | off: whether this session may use the result cache",
 }
 
 _SET_RE = re.compile(r"^\s*set\s+(?:session\s+)?pgaccel\.(\w+)\s*(?:=|\bto\b)\s*(.+?)\s*;?\s*$", re.I | re.S)
@@ -47,9 +48,9 @@ def columns_for(route) -> list[str] | None:
         return ["route", "reason", "sql"]
     if route.kind == "pgaccel_show":
         m = _SHOW_RE.match(route.detail or "")
-        name = m.group(1).lower() if m else "value"
-        if name in ("stats", "freshness", "settings"):
-            return {"stats": ["name", "value"], "settings": ["name", "setting", "description"],
+        name = m.group(1).lower() if m else (route.detail or "value").lower()
+        if name in ("stats", "freshness", "settings", "cache"):
+            return {"stats": ["name", "value"], "cache": ["name", "value"], "settings": ["name", "setting", "description"],
                     "freshness": ["table", "lag_seconds", "verified_at", "mode", "dirty", "rows"]}[name]
         return [name]
     return None
@@ -64,6 +65,13 @@ def run(session, sql: str, route) -> AdminResult:
         if r.target == "mirror":
             from .executor import Fallback
 
+            rc = session.server.result_cache
+            hit = rc.age_of(session, inner, r) if rc is not None and not session.settings_dirty else None
+            if hit is not None:
+                state, age = hit
+                return AdminResult(["route", "reason", "sql"],
+                                   [("cache", f"{'cache_hit' if state == 'fresh' else 'cache_stale_hit'}: "
+                                              f"entry age {age:.3f}s", sql)], "EXPLAIN")
             try:
                 session.server.executor.check_freshness(session, r)
             except Fallback as f:   # the planner would use the mirror, but it lags too much
@@ -75,6 +83,8 @@ def run(session, sql: str, route) -> AdminResult:
             name, value = m.group(1).lower(), m.group(2).strip().strip("'\"")
             if name not in SETTABLE:
                 raise PgError(f'unrecognized configuration parameter "pgaccel.{name}"', sqlstate="42704")
+            if name in ("cache", "mirror") and value.lower() not in ("on", "off", "true", "false", "1", "0"):
+                raise PgError(f'parameter "pgaccel.{name}" requires a Boolean value', sqlstate="22023")
             if name == "max_staleness":
                 from .config import parse_duration
                 try:
@@ -98,6 +108,11 @@ def run(session, sql: str, route) -> AdminResult:
             return AdminResult(["name", "setting", "description"],
                                [(f"pgaccel.{k}", session.session_vars.get("pgaccel." + k, ""), d)
                                 for k, d in SETTABLE.items()], "SHOW")
+        if name == "cache":
+            rc = session.server.result_cache
+            rows = rc.stats_rows() if rc is not None else [("enabled", "off")]
+            rows.insert(1, ("session", session.session_vars.get("pgaccel.cache", "on")))
+            return AdminResult(["name", "value"], rows, "SHOW")
         if name == "freshness":
             return AdminResult(["table", "lag_seconds", "verified_at", "mode", "dirty", "rows"],
                                freshness_rows(session.server), "SHOW")

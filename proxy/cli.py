@@ -51,6 +51,24 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def cmd_cache_clear(args) -> int:
+    """Empty the result cache on disk (run while pgaccel is stopped, or use it on a
+    live one: entries vanish, generations move to a new epoch)."""
+    from cache import ResultCache
+
+    cfg = _config(args)
+    c = cfg.cache
+    rc = ResultCache(c.path, max_bytes=c.max_bytes, max_entry_bytes=c.max_entry_bytes,
+                     memory_bytes=c.memory_bytes, ttl=c.ttl or None)
+    try:
+        n = rc.clear()
+        rc.generations.new_epoch()
+    finally:
+        rc.close()
+    print(f"cleared {n} cached results from {c.path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pgaccel", description="PostgreSQL query-acceleration proxy")
     p.add_argument("--version", action="version", version=f"pgaccel {__version__}")
@@ -69,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--sf", type=float, default=0.1, help="TPC-H scale factor of the sample data")
     d.add_argument("--once", action="store_true", help="print the comparison and exit (no serving)")
     d.set_defaults(fn=cmd_demo)
+    k = sub.add_parser("cache", help="manage the result cache")
+    ksub = k.add_subparsers(dest="cache_cmd", required=True)
+    kc = ksub.add_parser("clear", help="remove every cached result ([cache] path of the config)")
+    kc.add_argument("--config", required=True)
+    kc.set_defaults(fn=cmd_cache_clear)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

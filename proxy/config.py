@@ -99,6 +99,26 @@ class MirrorConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    # keep results of mirror-routed reads and serve identical requests from memory/disk
+    enabled: bool = False
+    # directory of the result cache (diskcache) and its table generations
+    path: str = "pgaccel-data/cache"
+    # most bytes the cache keeps on disk (least recently used entries are evicted)
+    max_bytes: int = 1 << 30
+    # a result larger than this (encoded wire bytes) is not cached
+    max_entry_bytes: int = 8 << 20
+    # bytes of the hottest entries kept in memory in front of the disk
+    memory_bytes: int = 64 << 20
+    # seconds an entry lives at most, whatever else happens (0: no limit)
+    ttl: float = 300.0
+    # one entry serves every role that may read its tables (checked once per session and table)
+    share_across_roles: bool = False
+    # statements cacheable despite volatile/unknown functions: fingerprints or regexes
+    allowlist: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
@@ -106,6 +126,7 @@ class Config:
     origin: OriginConfig = field(default_factory=OriginConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     mirror: MirrorConfig = field(default_factory=MirrorConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     def replace(self, section: str, **kw) -> "Config":
         return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **kw)})
@@ -143,9 +164,10 @@ _CHOICES = {
     ("auth", "method"): {"scram-sha-256", "md5", "trust", "passthrough"},
     ("mirror", "mode"): {"snapshot", "logical", "watermark"},
 }
-_SIZES = {("server", "max_message_size")}
+_SIZES = {("server", "max_message_size"), ("cache", "max_bytes"), ("cache", "max_entry_bytes"),
+          ("cache", "memory_bytes")}
 _DURATIONS = {("server", "shutdown_timeout"), ("origin", "connect_timeout"),
-              ("origin", "idle_timeout"), ("mirror", "max_staleness")}
+              ("origin", "idle_timeout"), ("mirror", "max_staleness"), ("cache", "ttl")}
 
 
 def _resolve_env(v, where: str, problems: list[str]):
@@ -242,6 +264,16 @@ def validate(cfg: Config) -> list[str]:
                 problems.append(f"tls.{k}: file {p} does not exist")
     if cfg.auth.method in ("scram-sha-256", "md5") and not cfg.auth.users:
         problems.append(f"auth.users: auth.method {cfg.auth.method} needs at least one user")
+    for item in cfg.cache.allowlist:
+        if not isinstance(item, str):
+            problems.append(f"cache.allowlist: expected strings, got {item!r}")
+        else:
+            try:
+                re.compile(item)
+            except re.error as e:
+                problems.append(f"cache.allowlist: {item!r} is not a regular expression: {e}")
+    if cfg.cache.max_entry_bytes > cfg.cache.max_bytes:
+        problems.append("cache.max_entry_bytes: larger than cache.max_bytes")
     for k, v in cfg.auth.users.items():
         if not isinstance(v, str):
             problems.append(f"auth.users.{k}: expected a password string")

@@ -91,9 +91,10 @@ class Executor:
         sql = ("SELECT current_setting('search_path'), current_setting('extra_float_digits'), "
                "current_user, array_to_string(current_schemas(false), ','), "
                "(SELECT count(*) FROM unnest(current_schemas(true)) x WHERE x::text LIKE 'pg_temp%'), "
-               "current_setting('bytea_output')")
+               "current_setting('bytea_output'), current_setting('lc_monetary'), current_setting('lc_numeric'), "
+               "current_setting('lc_time')")
         rows = await (self._internal_extended(s, sql) if extended else s.internal_query(sql))
-        sp, efd, user, schemas, ntemp, bytea = rows[0]
+        sp, efd, user, schemas, ntemp, bytea, lcm, lcn, lct = rows[0]
         sv = s.session_vars
         sv["search_path"] = sp
         sv["extra_float_digits"] = efd
@@ -101,6 +102,7 @@ class Executor:
         sv["search_path_list"] = tuple(x for x in schemas.split(",") if x) if schemas else ()
         sv["has_temp"] = ntemp != "0"
         sv["bytea_output"] = bytea
+        sv["lc_monetary"], sv["lc_numeric"], sv["lc_time"] = lcm, lcn, lct
         s.settings_dirty = False
         s.ctx_cache = None
 
@@ -155,6 +157,8 @@ class Executor:
             vals = rows[0]
             if not all(v == "t" for v in vals[0::2]):
                 raise Fallback("no_privilege", "the role may not read every table from the mirror")
+            if self.server.result_cache is not None:
+                self.server.result_cache.note_privileges(s, route.tables, True)
             if not all(v == "t" for v in vals[1::2]):
                 raise Fallback("table_changed", "a table name resolves to another table than the mirror's")
         return route
@@ -256,8 +260,9 @@ class Executor:
         handle.exhausted = first is None
         return handle
 
-    async def _stream(self, s, ex: Execution, max_rows: int) -> bool:
-        """Send DataRows; True when the result is exhausted, False when suspended."""
+    async def _stream(self, s, ex: Execution, max_rows: int, sink=None) -> bool:
+        """Send DataRows; True when the result is exhausted, False when suspended.
+        ``sink``: a caching.Capture that also gets every byte sent."""
         from proxy.wire.values import encode_data_rows
 
         w = s.writer
@@ -287,10 +292,13 @@ class Executor:
                 batch = batch.slice(0, take)
             if batch.num_rows:
                 try:
-                    w.write(encode_data_rows(batch, ex.encoders))
+                    data = encode_data_rows(batch, ex.encoders)
                 except Exception as e:
                     raise PgError(f"pgaccel could not encode a mirror result value: {e}",
                                   sqlstate=c.INTERNAL_ERROR)
+                w.write(data)
+                if sink is not None:
+                    sink.add(data)
                 sent += batch.num_rows
                 ex.rows += batch.num_rows
                 if w.transport.get_write_buffer_size() > 262144:
@@ -307,29 +315,115 @@ class Executor:
     # ------------------------------------------------------------------ simple protocol
 
     async def run_simple(self, s, sql: str, route) -> bool:
-        """Answer a simple Query from the mirror. False: relay it to the origin instead."""
-        t0 = time.perf_counter()
+        """Answer a simple Query from the result cache or the mirror. False: relay it to
+        the origin instead."""
+        rc = self.server.result_cache
+        kc = None
+        if rc is not None and s.status == c.TX_IDLE and \
+                s.session_vars.get("pgaccel.cache", "on").lower() not in ("off", "false", "0", "no"):
+            if s.settings_dirty:
+                await self._refresh_settings(s, extended=False)
+            if s.decide(sql).target == "mirror" and rc.usable(s):
+                kc = rc.key_for(s, sql)
+        if kc is not None:
+            key = kc[0]
+            probed, s.cache_probe = s.cache_probe == key, None
+            r = None if probed else rc.lookup(s, key)
+            if r is not None:
+                self._send_hit(s, r, sql)
+                return True
+            if key in rc.flight:
+                payload = await self._join(s, rc, key)
+                if payload is not None:
+                    s.cache_answered = True
+                    s.writer.write(payload + ReadyForQuery(s.status).encode())
+                    STATS.statement(StatementEvent(s.id, "cache", "cache_joined", 0.0, sql[:200]))
+                    return True
+            state = {"mine": False, "fallback": None}
+
+            async def compute():
+                state["mine"] = True
+                return await self._simple_on_mirror(s, sql, kc, state)
+            try:
+                payload = await rc.flight.run(key, compute, not_before=rc.not_before(s))
+            except Exception:
+                if state["mine"]:
+                    raise
+                payload = None
+            if state["mine"]:
+                if state["fallback"] is not None:
+                    s.fallback_reason = state["fallback"]
+                    return False
+                return True
+            if payload is not None:
+                rc.counts["joined"] += 1
+                s.cache_answered = True
+                s.writer.write(payload + ReadyForQuery(s.status).encode())
+                STATS.statement(StatementEvent(s.id, "cache", "cache_joined", 0.0, sql[:200]))
+                return True
+            kc = None
+        state = {"mine": True, "fallback": None}
+        await self._simple_on_mirror(s, sql, kc, state)
+        if state["fallback"] is not None:
+            s.fallback_reason = state["fallback"]
+            return False
+        return True
+
+    def _send_hit(self, s, r, sql: str) -> None:
+        s.cache_answered = True
+        s.writer.write(r.entry.payload + ReadyForQuery(s.status).encode())
+        STATS.statement(StatementEvent(s.id, "cache", "cache_hit" if r.state == "fresh" else "cache_stale_hit",
+                                       0.0, sql[:200], rows=r.entry.rows))
+
+    async def _join(self, s, rc, key):
+        """Wait for another session's computation of ``key``; its payload or None."""
+        try:
+            payload = await rc.flight.run(key, _none, not_before=rc.not_before(s))
+        except Exception:
+            return None
+        if payload is not None:
+            rc.counts["joined"] += 1
+        return payload
+
+    async def _simple_on_mirror(self, s, sql: str, kc, state) -> bytes | None:
+        """The mirror answers (and, with ``kc``, the answer is stored). Sets
+        state["fallback"] when the origin must answer instead; returns the payload."""
+        from .caching import Capture, Recipe
+
+        rc = self.server.result_cache
         try:
             route = await self._check_route(s, sql, extended=False)
             fields = await self._describe_simple(s, sql)
+            ticket = rc.ticket(route) if kc is not None else None
             ex = await self._start(s, route, (), fields, ())
         except Fallback as f:
-            s.fallback_reason = f.reason
+            state["fallback"] = f.reason
             STATS.counters["mirror_fallbacks"] += 1
             log.debug("session %d: mirror fallback (%s: %s) for %s", s.id, f.reason, f.detail, sql[:120])
-            return False
+            return None
         w = s.writer
-        w.write(RowDescription(fields).encode())
+        sink = Capture(rc.cfg.max_entry_bytes) if kc is not None else None
+        head = RowDescription(fields).encode()
+        w.write(head)
+        if sink is not None:
+            sink.add(head)
         try:
-            await self._stream(s, ex, 0)
+            await self._stream(s, ex, 0, sink)
         except PgError as e:
             w.write(e.response().encode())
             w.write(ReadyForQuery(s.status).encode())
-            return True
-        w.write(CommandComplete(f"SELECT {ex.rows}").encode())
+            return None
+        tail = CommandComplete(f"SELECT {ex.rows}").encode()
+        w.write(tail)
         w.write(ReadyForQuery(s.status).encode())
         STATS.counters["mirror_rows"] += ex.rows
-        return True
+        if sink is None:
+            return None
+        sink.add(tail)
+        payload = sink.payload()
+        rc.store(s, kc[0], kc[1], payload, ticket, ex.rows, sql,
+                 Recipe(sql, route, (), tuple(fields), (), self._settings(s), s.context().timezone))
+        return payload
 
     async def _describe_simple(self, s, sql: str):
         key = (sql, s.session_vars.get("search_path"), self.server.catalog.version)
@@ -439,6 +533,24 @@ class Executor:
             return None
         from proxy.wire.values import decode_param
 
+        rc = self.server.result_cache
+        kc = None
+        if rc is not None and s.status == c.TX_IDLE and \
+                s.session_vars.get("pgaccel.cache", "on").lower() not in ("off", "false", "0", "no"):
+            if s.settings_dirty:
+                await self._refresh_settings(s, extended=True)
+            if s.decide(stmt.sql).target == "mirror" and rc.usable(s):
+                kc = rc.key_for(s, stmt.sql, m.params, m.param_formats, stmt.param_types, m.result_formats)
+            if kc is not None:
+                r = rc.lookup(s, kc[0])
+                if r is not None:
+                    from .caching import split_payload
+
+                    head, body = split_payload(r.entry.payload)
+                    if head:
+                        return LocalPortal(stmt, None, (), m.result_formats, fb, cached=(head, body, r),
+                                           cache=kc)
+
         try:
             route = await self._check_route(s, stmt.sql, extended=True)
             if stmt.described is None:
@@ -468,7 +580,7 @@ class Executor:
             STATS.counters["mirror_fallbacks"] += 1
             log.debug("session %d: mirror fallback at bind (%s: %s)", s.id, f.reason, f.detail)
             return None
-        return LocalPortal(stmt, route, tuple(params), m.result_formats, fb)
+        return LocalPortal(stmt, route, tuple(params), m.result_formats, fb, cache=kc)
 
     async def _describe_statement(self, s, name: str):
         from .wire.messages import Describe
@@ -498,6 +610,9 @@ class Executor:
                 else:
                     s.writer.write(NoData().encode())
                 return
+            if lp.cached is not None:
+                s.writer.write(lp.cached[0])
+                return
             fields = lp.statement.described[1]
             s.writer.write(RowDescription(_with_formats(fields, lp.result_formats)).encode())
             return
@@ -518,7 +633,6 @@ class Executor:
         max_rows = struct.unpack_from("!i", fb, p)[0]
         lp = s.portals.get(name)
         if lp is None:
-            stmt_note = None
             await self._forward(s, st, fb, (c.B_COMMAND_COMPLETE, c.B_EMPTY_QUERY, c.B_PORTAL_SUSPENDED))
             return
         t0 = time.perf_counter()
@@ -536,35 +650,149 @@ class Executor:
         if lp.done:
             s.writer.write(CommandComplete(f"SELECT 0").encode())
             return
+        if lp.cached is not None:
+            head, body, r = lp.cached
+            if not max_rows:
+                s.writer.write(body)
+                lp.done = True
+                STATS.statement(StatementEvent(s.id, "cache", "cache_hit" if r.state == "fresh" else
+                                               "cache_stale_hit", (time.perf_counter() - t0) * 1000,
+                                               lp.statement.sql[:200], rows=r.entry.rows))
+                return
+            # a cached portal read in row-limited chunks: the origin runs it
+            await self._portal_to_origin(s, st, lp, name, fb, t0, "cache_row_limit")
+            return
+        rc = self.server.result_cache
+        if lp.execution is None and lp.cache is not None and not max_rows and rc is not None:
+            key = lp.cache[0]
+            state = {"mine": False}
+
+            async def compute():
+                state["mine"] = True
+                return await self._execute_on_mirror(s, st, lp, name, fb, max_rows, t0, capture=True)
+            try:
+                payload = await rc.flight.run(key, compute, not_before=rc.not_before(s))
+            except Exception:
+                if state["mine"]:
+                    raise
+                payload = None
+            if state["mine"]:
+                return
+            if payload is not None:
+                from .caching import split_payload
+
+                rc.counts["joined"] += 1
+                s.writer.write(split_payload(payload)[1])
+                lp.done = True
+                STATS.statement(StatementEvent(s.id, "cache", "cache_joined",
+                                               (time.perf_counter() - t0) * 1000, lp.statement.sql[:200]))
+                return
+        await self._execute_on_mirror(s, st, lp, name, fb, max_rows, t0, capture=False)
+
+    async def _portal_to_origin(self, s, st, lp, name: str, fb: bytes, t0: float, reason: str) -> None:
+        """Create the portal on the origin (swallowing its BindComplete) and run it there."""
+        s.portals.pop(name, None)
+        st.forwarded = True
+        got = await s.origin_roundtrip(lp.bind_frame, (c.B_BIND_COMPLETE,), forward=False)
+        if got and got[-1][0] == c.B_ERROR:
+            s.writer.write(frame(*got[-1]))
+            st.failed = True
+            return
+        await self._forward(s, st, fb, (c.B_COMMAND_COMPLETE, c.B_EMPTY_QUERY, c.B_PORTAL_SUSPENDED))
+        STATS.statement(StatementEvent(s.id, "origin", reason,
+                                       (time.perf_counter() - t0) * 1000, lp.statement.sql[:200]))
+
+    async def _execute_on_mirror(self, s, st, lp, name: str, fb: bytes, max_rows: int, t0: float,
+                                 capture: bool) -> bytes | None:
+        """Run (or resume) a mirror portal; with ``capture`` store the whole result. The
+        payload when stored, else None."""
+        rc = self.server.result_cache
+        sink = ticket = None
         if lp.execution is None:
             try:
+                if capture:
+                    ticket = rc.ticket(lp.route)
                 lp.execution = await self._start(s, lp.route, lp.params, lp.statement.described[1],
                                                  lp.result_formats)
             except Fallback as f:
                 STATS.counters["mirror_fallbacks"] += 1
                 log.debug("session %d: mirror fallback at execute (%s: %s)", s.id, f.reason, f.detail)
-                s.portals.pop(name, None)
-                # create the portal on the origin (swallow its BindComplete) and run it there
-                st.forwarded = True
-                got = await s.origin_roundtrip(lp.bind_frame, (c.B_BIND_COMPLETE,), forward=False)
-                if got and got[-1][0] == c.B_ERROR:
-                    s.writer.write(frame(*got[-1]))
-                    st.failed = True
-                    return
-                await self._forward(s, st, fb, (c.B_COMMAND_COMPLETE, c.B_EMPTY_QUERY, c.B_PORTAL_SUSPENDED))
-                STATS.statement(StatementEvent(s.id, "origin", f.reason,
-                                               (time.perf_counter() - t0) * 1000, lp.statement.sql[:200]))
-                return
-        done = await self._stream(s, lp.execution, max_rows)
+                await self._portal_to_origin(s, st, lp, name, fb, t0, f.reason)
+                return None
+            if capture:
+                from .caching import Capture
+
+                sink = Capture(rc.cfg.max_entry_bytes)
+                sink.add(RowDescription(_with_formats(lp.statement.described[1], lp.result_formats)).encode())
+        done = await self._stream(s, lp.execution, max_rows, sink)
         if done:
-            s.writer.write(CommandComplete(f"SELECT {lp.execution.rows}").encode())
+            tail = CommandComplete(f"SELECT {lp.execution.rows}").encode()
+            s.writer.write(tail)
             STATS.counters["mirror_rows"] += lp.execution.rows
             lp.done = True
             STATS.statement(StatementEvent(s.id, "mirror", lp.route.reason,
                                            (time.perf_counter() - t0) * 1000, lp.statement.sql[:200],
                                            rows=lp.execution.rows))
+            if sink is not None:
+                from .caching import Recipe
+
+                sink.add(tail)
+                payload = sink.payload()
+                fields = _with_formats(lp.statement.described[1], lp.result_formats)
+                rc.store(s, lp.cache[0], lp.cache[1], payload, ticket, lp.execution.rows, lp.statement.sql,
+                         Recipe(lp.statement.sql, lp.route, lp.params, tuple(fields), tuple(lp.result_formats),
+                                self._settings(s), s.context().timezone))
+                return payload
         else:
             s.writer.write(PortalSuspended().encode())
+        return None
+
+    # ------------------------------------------------------------------ background recomputation
+
+    async def compute_detached(self, recipe, cur, limit: int):
+        """Recompute a cached result on the mirror without a session (stale refresh,
+        prewarm). Returns (payload or None, rows, cursor to keep)."""
+        from proxy.wire.values import EncodeError, column_encoder, encode_data_rows
+
+        eng = self.server.mirror
+        if cur is None:
+            from planner import install_macros
+
+            cur = eng.cursor()
+            install_macros(cur)
+        route, fields = recipe.route, recipe.fields
+
+        def run():
+            cur.execute(f"SET TimeZone = {_lit(recipe.timezone)}")
+            cur.execute(route.sql, list(recipe.params) if recipe.params else None)
+            return cur.fetch_arrow_table()
+
+        try:
+            table = await eng.run(run)
+        except Exception as e:
+            log.debug("cache refresh on the mirror failed: %s", str(e).split("\n")[0][:200])
+            return None, 0, cur
+        if len(table.schema) != len(fields):
+            return None, 0, cur
+        encoders = []
+        for i, f in enumerate(fields):
+            enc = column_encoder(f.type_oid, f.type_modifier, f.format, table.schema.field(i).type, recipe.settings)
+            if enc is None:
+                return None, 0, cur
+            encoders.append(enc)
+        parts = [RowDescription(fields).encode()]
+        size = len(parts[0])
+        try:
+            for batch in table.to_batches(ROWS_PER_BATCH):
+                data = encode_data_rows(batch, encoders)
+                size += len(data)
+                if size > limit:
+                    return None, 0, cur
+                parts.append(data)
+        except (EncodeError, Exception):
+            return None, 0, cur
+        parts.append(CommandComplete(f"SELECT {table.num_rows}").encode())
+        return b"".join(parts), table.num_rows, cur
 
     async def _on_close(self, s, st, fb: bytes) -> None:
         kind = fb[5:6]
@@ -607,6 +835,10 @@ def _param_ok(planned: int, declared: int) -> bool:
     ``planned``: equal, or both integers (values are decoded exactly, and one out of the
     planned type's range makes DuckDB's cast fail, which falls back to the origin)."""
     return planned == declared or (planned in _INTEGERS and declared in _INTEGERS)
+
+
+async def _none():
+    return None
 
 
 def _next_batch(reader):

@@ -145,12 +145,7 @@ class Server:
         cfg = self.config
         if cfg.mirror.enabled:
             await self._open_mirror()
-        if cfg.cache.enabled:
-            from .caching import CacheService
-
-            svc = CacheService(self, cfg.cache)
-            await svc.start()
-            self.result_cache = svc
+        await self._open_result_cache()
         host, port = split_hostport(cfg.server.listen)
         self._server = await asyncio.start_server(self._on_client, host, port, limit=1 << 20,
                                                   backlog=1024, reuse_address=True)
@@ -172,6 +167,14 @@ class Server:
             return dsn + " password=" + self.origin_password
         return dsn
 
+    async def _open_result_cache(self) -> None:
+        if self.config.cache.enabled and self.result_cache is None:
+            from .caching import CacheService
+
+            svc = CacheService(self, self.config.cache)
+            await svc.start()
+            self.result_cache = svc
+
     async def _open_mirror(self) -> None:
         from mirror.engine import MirrorEngine
 
@@ -179,7 +182,9 @@ class Server:
         dsn = self.origin_admin_dsn()
         self.mirror = MirrorEngine(m.path, threads=m.threads, memory_limit=m.memory_limit)
         try:
-            self.mirror.track_freshness(dsn)
+            tracker = self.mirror.track_freshness(dsn, start=False)
+            await self._open_result_cache()   # before the first poll: it hears every change
+            tracker.start()
         except Exception as e:  # no logical replication here: freshness is the snapshot's age
             log.warning("mirror freshness tracking unavailable (%s); tables count as fresh "
                         "for max_staleness after each snapshot only", e)
