@@ -10,9 +10,11 @@ Mode ``logical`` (wal_level=logical and the privilege to create a slot):
   kept; a table whose ``snapshot_lsn`` is older than that is *untracked* and
   treated as in mode ``snapshot`` (and re-snapshotted automatically when applying).
 * Every ``interval`` seconds a poll: ``t0 = now``; ``L = pg_current_wal_insert_lsn()``
-  (every commit visible before t0 has its commit record below L); wait until the
-  WAL is flushed up to L (decoding only reads flushed WAL; with
-  ``synchronous_commit=off`` a commit is visible before it is flushed); compare the
+  (every commit visible before t0 has its commit record below L), in a statement
+  that also commits an (empty) transaction with ``synchronous_commit=local`` so the
+  WAL is flushed past L (decoding only reads flushed WAL; with
+  ``synchronous_commit=off`` a commit is visible before it is flushed; where that
+  is refused, t0 is verified by the first poll that finds L flushed); compare the
   mirrored tables' columns, key and OID on the origin with the catalog (a schema
   change, or a table dropped and re-created, makes that table dirty and schedules
   its re-snapshot: test_decoding emits no DDL); peek the stream up to L (at most
@@ -180,6 +182,7 @@ class FreshnessTracker:
         self.applied_changes = 0                # decoded changes applied since start
         self.applied_transactions = 0
         self.last_poll_seconds = 0.0
+        self.poll_seconds = 0.0                 # time spent in polls since start
         self.last_changed: set[tuple[str, str]] = set()
         self._keys: dict[tuple[str, str], tuple[str, ...]] = {}
         self._recent: collections.deque = collections.deque()  # (monotonic, xid8, tables) consumed
@@ -188,6 +191,8 @@ class FreshnessTracker:
         self._oc = None                         # the origin connection polls use
         self._wal_warned = 0.0
         self._more = False                      # the last poll stopped at batch_changes
+        self._samples: collections.deque = collections.deque()  # (poll start time, insert LSN) not yet flushed
+        self._force_flush = True
 
     @property
     def _coverage_key(self) -> str:
@@ -272,8 +277,9 @@ class FreshnessTracker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
-                self.poll_once()
+                self.poll_once(flush_wait=0)
                 self.last_error = None
             except Exception as e:  # origin down etc.: verified_at stops moving, lag grows
                 self.last_error = str(e)
@@ -283,8 +289,8 @@ class FreshnessTracker:
                     self.resnapshot_pending()
                 except Exception as e:
                     log.warning("mirror re-snapshot failed: %s", e)
-            if not self._more:
-                self._stop.wait(self.interval)
+            if not self._more:  # one poll per interval (back to back while behind)
+                self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     @contextmanager
     def paused(self):
@@ -297,7 +303,7 @@ class FreshnessTracker:
             self._oc = psycopg.connect(self.origin_dsn, autocommit=True, application_name="pgaccel-mirror")
             # the text test_decoding prints is the type output in THIS session's settings
             self._oc.execute("SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex';"
-                             " SET extra_float_digits = 1")
+                             " SET extra_float_digits = 1; SET synchronous_commit = local")
         return self._oc
 
     def _close_origin(self) -> None:
@@ -309,7 +315,9 @@ class FreshnessTracker:
             self._oc = None
 
     def poll_once(self, flush_wait: float = 5.0) -> set[tuple[str, str]]:
-        """One poll. Returns the tables newly marked dirty."""
+        """One poll. Returns the tables newly marked dirty. ``flush_wait``: how long to wait
+        for the origin to flush its WAL up to the poll's start (the background loop does
+        not wait: what is not flushed yet is applied by the next poll)."""
         with self._lock:
             if self.mode != "logical" and not self.ensure_slot():
                 return set()
@@ -323,21 +331,40 @@ class FreshnessTracker:
         t0 = time.time()
         started = time.monotonic()
         c = self._origin()
-        upto = c.execute("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchone()[0]
-        deadline = time.monotonic() + flush_wait
-        while parse_lsn(c.execute("SELECT pg_catalog.pg_current_wal_flush_lsn()::text").fetchone()[0]) \
-                < parse_lsn(upto):
-            if time.monotonic() > deadline:
-                raise TimeoutError("origin WAL not flushed up to the poll's LSN")
-            time.sleep(0.01)
+        # every commit visible before t0 has its commit record below insert_lsn. Decoding
+        # reads flushed WAL only (with synchronous_commit=off a commit is visible before
+        # its flush): pg_current_xact_id() makes this statement commit a (decoding-empty)
+        # transaction with synchronous_commit=local, which flushes the WAL past insert_lsn.
+        # Where that is not allowed (a standby), wait up to flush_wait for the flush, else
+        # decode what is flushed and verify up to the latest poll start whose LSN is flushed.
+        if self._force_flush:
+            try:
+                insert_lsn = c.execute("SELECT pg_catalog.pg_current_wal_insert_lsn()::text,"
+                                       " pg_catalog.pg_current_xact_id()").fetchone()[0]
+            except psycopg.Error as e:
+                self._force_flush = False
+                log.info("mirror: cannot force a WAL flush per poll (%s); waiting for the origin's", e)
+        if not self._force_flush:
+            insert_lsn = c.execute("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchone()[0]
+        self._samples.append((t0, parse_lsn(insert_lsn)))
         slot = c.execute("SELECT confirmed_flush_lsn::text,"
-                         " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint"
+                         " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint,"
+                         " pg_catalog.pg_current_wal_flush_lsn()::text"
                          " FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", (self.slot,)).fetchone()
         if not slot:  # dropped behind our back: nothing is tracked until the next sync
             self.coverage_lsn = None
             self.retained_wal = None
             self.ensure_slot()
             return set()
+        flush_lsn = slot[2]
+        deadline = time.monotonic() + flush_wait
+        while parse_lsn(flush_lsn) < parse_lsn(insert_lsn) and time.monotonic() < deadline:
+            time.sleep(0.005)
+            flush_lsn = c.execute("SELECT pg_catalog.pg_current_wal_flush_lsn()::text").fetchone()[0]
+        upto = flush_lsn
+        verified = None
+        while self._samples and self._samples[0][1] <= parse_lsn(upto):
+            verified = self._samples.popleft()[0]
         self._check_retained_wal(slot[1])
         catalog: MirrorCatalog = self.engine.catalog
         newly: set[tuple[str, str]] = set()
@@ -357,18 +384,21 @@ class FreshnessTracker:
             self._commit(batches, end, newly)
         self.last_changed = changed
         for fn in list(self._listeners):
-            fn(changed, t0 if complete else None)
+            fn(changed, verified if complete else None)
         if parse_lsn(end) > parse_lsn(slot[0]):
             try:
                 c.execute("SELECT pg_catalog.pg_replication_slot_advance(%s, %s::pg_lsn)", (self.slot, end))
             except psycopg.errors.ObjectNotInPrerequisiteState:
                 pass  # already past it
         self._more = not complete
-        if complete:
-            self._verified_at = t0
+        if complete and verified is not None:
+            self._verified_at = verified
+        elif not complete and verified is not None:
+            self._samples.appendleft((verified, 0))  # not reached yet: keep for the next poll
         self.polls += 1
         self.applied_transactions += ntx
         self.last_poll_seconds = time.monotonic() - started
+        self.poll_seconds += self.last_poll_seconds
         return newly
 
     def _check_retained_wal(self, retained) -> None:
