@@ -210,13 +210,18 @@ def f_like(b, node):
     if isinstance(pat, (exp.Parameter, exp.Placeholder)):
         b.coerce(pat, T.TEXT)
     target = node
-    if not isinstance(node.parent, exp.Escape):
+    literal_plain = isinstance(pat, exp.Literal) and pat.is_string and "\\" not in pat.name
+    if isinstance(node.parent, exp.Escape):
+        target = node.parent
+    elif not literal_plain:
+        # Postgres' default escape is a backslash, DuckDB has none. A literal pattern
+        # without backslashes means the same either way, and DuckDB's fast LIKE path
+        # only applies without ESCAPE (Q13: 0.50 s -> 0.11 s).
         target = exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
         node.replace(target)
-    else:
-        target = node.parent
-    if isinstance(target.this, exp.ILike):
-        _ascii_only(b, target, [target.this.this, target.this.expression])
+    like = target.this if isinstance(target, exp.Escape) else target
+    if isinstance(like, exp.ILike):
+        _ascii_only(b, target, [like.this, like.expression])
     return T.BOOL
 
 

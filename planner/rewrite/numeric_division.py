@@ -24,6 +24,7 @@ raises too (the origin then raises the genuine Postgres error).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 
 import sqlglot
@@ -31,56 +32,116 @@ from sqlglot import exp
 
 RESULT_STORAGE = 20   # scale of the DECIMAL(38, s) that holds a division result
 
-MACROS: tuple[str, ...] = (
-    # weight of |x| / 10^k in base 10000 (0 for zero); x is an exact HUGEINT
-    "CREATE OR REPLACE TEMP MACRO pgaccel_nweight(x, k) AS CASE WHEN x = 0 THEN 0 ELSE "
-    "((LENGTH(CAST(ABS(x) AS VARCHAR)) - 1 - k) + 4000) // 4 - 1000 END",
-    # its leading base-10000 digit
-    "CREATE OR REPLACE TEMP MACRO pgaccel_nfirst(x, k) AS CASE WHEN x = 0 THEN 0 ELSE "
-    "CAST(RPAD(LEFT(CAST(ABS(x) AS VARCHAR), "
-    "CAST((((LENGTH(CAST(ABS(x) AS VARCHAR)) - 1 - k) % 4 + 4) % 4 + 1) AS INTEGER)), "
-    "CAST((((LENGTH(CAST(ABS(x) AS VARCHAR)) - 1 - k) % 4 + 4) % 4 + 1) AS INTEGER), '0') AS INTEGER) END",
-    "CREATE OR REPLACE TEMP MACRO pgaccel_pow10(k) AS CAST(RPAD('1', CAST(k + 1 AS INTEGER), '0') AS HUGEINT)",
-    # select_div_scale(a, b)
-    "CREATE OR REPLACE TEMP MACRO pgaccel_div_scale(a, ka, da, b, kb, db) AS "
-    "LEAST(GREATEST(16 - 4 * (pgaccel_nweight(a, ka) - pgaccel_nweight(b, kb) - "
-    "CASE WHEN pgaccel_nfirst(a, ka) <= pgaccel_nfirst(b, kb) THEN 1 ELSE 0 END), da, db, 0), 1000)",
-    "CREATE OR REPLACE TEMP MACRO pgaccel_div_round(n, d) AS "
-    "((2 * ABS(n) + ABS(d)) // (2 * ABS(d))) * SIGN(n) * SIGN(d)",
-    # the rounded quotient as an exact integer scaled by 10^r
-    "CREATE OR REPLACE TEMP MACRO pgaccel_div_q(a, ka, b, kb, r) AS "
-    "pgaccel_div_round(a * pgaccel_pow10(kb + r), b * pgaccel_pow10(ka))",
-    # q / 10^r as DECIMAL(38, S); exact, or an error when it needs more than S decimals
-    f"CREATE OR REPLACE TEMP MACRO pgaccel_div_value(q, r) AS "
-    f"CASE WHEN r > {RESULT_STORAGE} AND q % pgaccel_pow10(r - {RESULT_STORAGE}) <> 0 "
-    f"THEN ERROR('pgaccel: numeric result needs more than {RESULT_STORAGE} decimals') "
-    f"ELSE CAST(CASE WHEN r <= {RESULT_STORAGE} THEN q * pgaccel_pow10({RESULT_STORAGE} - r) "
-    f"ELSE q // pgaccel_pow10(r - {RESULT_STORAGE}) END AS DECIMAL(38, 0)) "
-    f"* CAST('1e-{RESULT_STORAGE}' AS DECIMAL(38, {RESULT_STORAGE})) END",
-    "CREATE OR REPLACE TEMP MACRO pgaccel_div_at(a, ka, b, kb, r) AS "
-    "CASE WHEN b = 0 AND a IS NOT NULL THEN ERROR('division by zero') "
-    "ELSE pgaccel_div_value(pgaccel_div_q(a, ka, b, kb, r), r) END",
-    # Postgres numeric_div of exact integers a/10^ka (display scale da) and b/10^kb (db)
-    "CREATE OR REPLACE TEMP MACRO pgaccel_numeric_div(a, ka, da, b, kb, db) AS "
-    "pgaccel_div_at(a, ka, b, kb, pgaccel_div_scale(a, ka, da, b, kb, db))",
-    # Postgres text of a value held in DECIMAL(38, k) with display scale d <= k
-    "CREATE OR REPLACE TEMP MACRO pgaccel_numeric_text(v, k, d) AS "
-    "CASE WHEN d > k THEN CAST(v AS VARCHAR) || CASE WHEN k = 0 THEN '.' ELSE '' END "
-    "|| REPEAT('0', CAST(d - k AS INTEGER)) "
-    "WHEN d = 0 AND k > 0 THEN LEFT(CAST(v AS VARCHAR), CAST(LENGTH(CAST(v AS VARCHAR)) - k - 1 AS INTEGER)) "
-    "ELSE LEFT(CAST(v AS VARCHAR), CAST(LENGTH(CAST(v AS VARCHAR)) - (k - d) AS INTEGER)) END",
-)
+# The arithmetic runs in three vectorised Python functions registered on each DuckDB
+# connection (``install_macros``). They were DuckDB macros once; macros are expanded
+# as text, and nested ones repeat their arguments, so binding a query with a few
+# avg() columns took most of a second. Each function sees one value per row of its
+# input, which for avg() means one per group.
+
+def _weight(x: int, k: int) -> int:
+    """Base-10000 weight of |x| / 10^k (0 for zero)."""
+    return 0 if x == 0 else (len(str(abs(x))) - 1 - k) // 4
+
+
+def _first(x: int, k: int) -> int:
+    """Leading base-10000 digit of |x| / 10^k (0 for zero)."""
+    if x == 0:
+        return 0
+    s = str(abs(x))
+    n = (len(s) - 1 - k) % 4 + 1
+    return int(s[:n].ljust(n, "0"))
+
+
+def div_scale(a: int, ka: int, da: int, b: int, kb: int, db: int) -> int:
+    """Postgres select_div_scale for a/10^ka (display scale da) over b/10^kb (db)."""
+    qweight = _weight(a, ka) - _weight(b, kb) - (1 if _first(a, ka) <= _first(b, kb) else 0)
+    return min(max(16 - 4 * qweight, da, db, 0), 1000)
+
+
+def numeric_div_unscaled(a: int, ka: int, da: int, b: int, kb: int, db: int) -> int:
+    """Postgres numeric_div of a/10^ka by b/10^kb, as an integer scaled by 10^RESULT_STORAGE.
+    Raises where Postgres' exact result cannot be held (the executor then falls back)."""
+    if b == 0:
+        raise ZeroDivisionError("division by zero")
+    r = div_scale(a, ka, da, b, kb, db)
+    n, d = a * 10 ** (kb + r), b * 10 ** ka
+    q = (2 * abs(n) + abs(d)) // (2 * abs(d))          # round half away from zero
+    if (n < 0) != (d < 0):
+        q = -q
+    if r <= RESULT_STORAGE:
+        v = q * 10 ** (RESULT_STORAGE - r)
+    elif q % 10 ** (r - RESULT_STORAGE):
+        raise ValueError(f"pgaccel: numeric result needs more than {RESULT_STORAGE} decimals")
+    else:
+        v = q // 10 ** (r - RESULT_STORAGE)
+    if abs(v) >= 10 ** 38:
+        raise OverflowError("pgaccel: numeric result does not fit DECIMAL(38)")
+    return v
+
+
+def numeric_text(v: Decimal, k: int, d: int) -> str:
+    """Postgres text of a value held with storage scale k, shown with display scale d."""
+    ip, _, fp = format(v, "f").partition(".")
+    s = ip + ("." + (fp + "0" * k)[:k] if k > 0 else "")   # exactly k decimals, as DuckDB prints
+    if d > k:
+        return s + ("." if k == 0 else "") + "0" * (d - k)
+    if d == 0 and k > 0:
+        return s[: len(s) - k - 1]
+    return s[: len(s) - (k - d)] if k > d else s
+
+
+def _ints(arr) -> list:
+    return [None if v is None else int(v) for v in arr.to_pylist()]
+
+
+def _udf_numeric_div(a, ka, da, b, kb, db):
+    import pyarrow as pa
+
+    out = [None if None in row else Decimal(numeric_div_unscaled(*row)).scaleb(-RESULT_STORAGE)
+           for row in zip(_ints(a), _ints(ka), _ints(da), _ints(b), _ints(kb), _ints(db))]
+    return pa.array(out, pa.decimal128(38, RESULT_STORAGE))
+
+
+def _udf_div_scale(a, ka, da, b, kb, db):
+    import pyarrow as pa
+
+    out = [None if None in row else div_scale(*row)
+           for row in zip(_ints(a), _ints(ka), _ints(da), _ints(b), _ints(kb), _ints(db))]
+    return pa.array(out, pa.int32())
+
+
+def _udf_numeric_text(v, k, d):
+    import pyarrow as pa
+
+    out = [None if val is None or kk is None or dd is None else numeric_text(val, int(kk), int(dd))
+           for val, kk, dd in zip(v.to_pylist(), k.to_pylist(), d.to_pylist())]
+    return pa.array(out, pa.string())
+
+
+MACROS: tuple[str, ...] = ()   # kept for DUCKDB_MACROS users: everything is a function now
 
 
 def install_macros(conn, temporary: bool = True) -> None:
-    """Create the planner's DuckDB macros on a connection (idempotent).
+    """Register the planner's DuckDB functions on a connection (idempotent).
 
-    Temporary macros live in the connection's temp schema: every DuckDB connection
-    (``cursor()``) that runs mirror SQL needs them. ``temporary=False`` creates
-    them once in the database's default schema instead (not on a read-only file).
+    Every DuckDB connection (``cursor()``) that runs mirror SQL needs them.
+    ``temporary`` is accepted for compatibility; functions are per connection.
     """
-    for sql in MACROS:
-        conn.execute(sql if temporary else sql.replace(" TEMP MACRO ", " MACRO ", 1))
+    import duckdb
+    from duckdb.sqltypes import HUGEINT, INTEGER, VARCHAR
+
+    dec20 = duckdb.decimal_type(38, RESULT_STORAGE)
+    for name, fn, args, ret in (
+            ("pgaccel_numeric_div", _udf_numeric_div,
+             [HUGEINT, INTEGER, INTEGER, HUGEINT, INTEGER, INTEGER], dec20),
+            ("pgaccel_div_scale", _udf_div_scale,
+             [HUGEINT, INTEGER, INTEGER, HUGEINT, INTEGER, INTEGER], INTEGER),
+            ("pgaccel_numeric_text", _udf_numeric_text, [dec20, INTEGER, INTEGER], VARCHAR)):
+        try:
+            conn.remove_function(name)
+        except Exception:
+            pass
+        conn.create_function(name, fn, args, ret, type="arrow")
 
 
 @lru_cache(maxsize=64)

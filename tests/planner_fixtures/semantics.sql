@@ -208,7 +208,7 @@ SELECT upper(name) FROM customers
 
 -- title: ilike is guarded to ASCII input
 -- expect: mirror mirror_eligible read
--- duckdb: SELECT "customers"."id" AS "id" FROM "public"."customers" AS "customers" WHERE CASE WHEN STRLEN("customers"."name") <> LENGTH("customers"."name") THEN ERROR('pgaccel: case mapping of non-ASCII text') ELSE "customers"."name" ILIKE 'a%' ESCAPE '\' END
+-- duckdb: SELECT "customers"."id" AS "id" FROM "public"."customers" AS "customers" WHERE CASE WHEN STRLEN("customers"."name") <> LENGTH("customers"."name") THEN ERROR('pgaccel: case mapping of non-ASCII text') ELSE "customers"."name" ILIKE 'a%' END
 SELECT id FROM customers WHERE name ILIKE 'a%'
 
 -- title: float literals including NaN and Infinity

@@ -125,11 +125,16 @@ def test_duckdb_macros_install_idempotently_and_compute_postgres_division():
     con = duckdb.connect()
     install_macros(con)
     install_macros(con)
-    assert len(DUCKDB_MACROS) >= 5
     # 1 / 3 as numeric: Postgres gives 0.33333333333333333333 (scale 20)
     v = con.execute("SELECT pgaccel_numeric_text(pgaccel_numeric_div(1::HUGEINT, 0, 0, 3::HUGEINT, 0, 0), 20, "
                     "pgaccel_div_scale(1::HUGEINT, 0, 0, 3::HUGEINT, 0, 0))").fetchone()[0]
     assert v == "0.33333333333333333333"
+    # avg of 1, 2: Postgres gives 1.5000000000000000 (scale 16); -7 / 2 rounds half away from zero
+    v = con.execute("SELECT pgaccel_numeric_text(pgaccel_numeric_div(3::HUGEINT, 0, 0, 2::HUGEINT, 0, 0), 20, "
+                    "pgaccel_div_scale(3::HUGEINT, 0, 0, 2::HUGEINT, 0, 0))").fetchone()[0]
+    assert v == "1.5000000000000000"
+    with pytest.raises(duckdb.Error):
+        con.execute("SELECT pgaccel_numeric_div(1::HUGEINT, 0, 0, 0::HUGEINT, 0, 0)").fetchone()
 
 
 def test_mirror_sql_needs_the_macros_only_for_division_and_avg():
