@@ -319,8 +319,8 @@ class ServerThread:
         asyncio.set_event_loop(self.loop)
 
         async def main():
-            self.server = Server(self.config)
             try:
+                self.server = Server(self.config)
                 await self.server.start()
             except BaseException as e:
                 self._error = e
@@ -336,7 +336,8 @@ class ServerThread:
 
     def start(self) -> "ServerThread":
         self._thread.start()
-        self._ready.wait(120)
+        if not self._ready.wait(600):
+            raise TimeoutError("pgaccel did not start within 600 s")
         if self._error:
             raise self._error
         return self
