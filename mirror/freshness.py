@@ -663,9 +663,22 @@ class FreshnessTracker:
             self.mode_reason if self.mode != "logical" else None)
 
 
-def drop_slot(origin_dsn: str, slot: str) -> bool:
+def drop_slot(origin_dsn: str, slot: str, **connect_kw) -> bool:
     """Drop the logical replication slot ``slot`` on the origin. Returns whether it existed."""
-    with psycopg.connect(origin_dsn, autocommit=True) as c:
+    with psycopg.connect(origin_dsn, autocommit=True, **connect_kw) as c:
         row = c.execute("SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots"
                         " WHERE slot_name = %s", (slot,)).fetchone()
         return row is not None
+
+
+def slot_status(origin_dsn: str, slot: str, **connect_kw) -> dict | None:
+    """The slot's state on the origin (None if it does not exist)."""
+    with psycopg.connect(origin_dsn, autocommit=True, **connect_kw) as c:
+        row = c.execute(
+            "SELECT plugin, database, active, restart_lsn::text, confirmed_flush_lsn::text,"
+            " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, wal_status"
+            " FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
+    if row is None:
+        return None
+    keys = ("plugin", "database", "active", "restart_lsn", "confirmed_flush_lsn", "retained_wal_bytes", "wal_status")
+    return {"slot": slot, **dict(zip(keys, row))}

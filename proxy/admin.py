@@ -21,6 +21,10 @@ SETTABLE = {
     "cache": "on | off: whether this session may use the result cache",
 }
 
+# SHOW pgaccel.freshness: one row per mirrored table (retained_wal: bytes of WAL the
+# replication slot holds back on the origin, the same on every row)
+FRESHNESS_COLUMNS = ["table", "lag_seconds", "verified_at", "mode", "dirty", "rows", "last_error", "retained_wal"]
+
 _SET_RE = re.compile(r"^\s*set\s+(?:session\s+)?pgaccel\.(\w+)\s*(?:=|\bto\b)\s*(.+?)\s*;?\s*$", re.I | re.S)
 _RESET_RE = re.compile(r"^\s*reset\s+pgaccel\.(\w+)\s*;?\s*$", re.I)
 _SHOW_RE = re.compile(r"^\s*show\s+pgaccel\.(\w+)\s*;?\s*$", re.I)
@@ -51,7 +55,7 @@ def columns_for(route) -> list[str] | None:
         name = m.group(1).lower() if m else (route.detail or "value").lower()
         if name in ("stats", "freshness", "settings", "cache"):
             return {"stats": ["name", "value"], "cache": ["name", "value"], "settings": ["name", "setting", "description"],
-                    "freshness": ["table", "lag_seconds", "verified_at", "mode", "dirty", "rows"]}[name]
+                    "freshness": FRESHNESS_COLUMNS}[name]
         return [name]
     return None
 
@@ -114,7 +118,7 @@ def run(session, sql: str, route) -> AdminResult:
             rows.insert(1, ("session", session.session_vars.get("pgaccel.cache", "on")))
             return AdminResult(["name", "value"], rows, "SHOW")
         if name == "freshness":
-            return AdminResult(["table", "lag_seconds", "verified_at", "mode", "dirty", "rows"],
+            return AdminResult(FRESHNESS_COLUMNS,
                                freshness_rows(session.server), "SHOW")
         if name in SETTABLE:
             return AdminResult([name], [(session.session_vars.get("pgaccel." + name, ""),)], "SHOW")
@@ -128,15 +132,17 @@ def freshness_rows(server) -> list[tuple]:
         return []
     out = []
     tracker = getattr(server.executor, "freshness", None)
+    wal = getattr(tracker, "retained_wal", None)
     for (schema, name), t in sorted(eng.catalog.tables.items()):
-        lag, verified, mode, dirty = float("inf"), None, "snapshot", False
+        lag, verified, mode, dirty, error = float("inf"), None, "snapshot", False, None
         if tracker is not None:
             lag = tracker.lag_seconds(schema, name)
             verified, dirty = tracker.freshness(schema, name)
-            mode = getattr(tracker, "mode", mode)
+            mode = tracker.table_mode(schema, name) if hasattr(tracker, "table_mode") else getattr(tracker, "mode", mode)
+            error = tracker.table_error(schema, name) if hasattr(tracker, "table_error") else tracker.last_error
         out.append((f"{schema}.{name}", "inf" if lag == float("inf") else f"{lag:.3f}",
                     "" if verified is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(verified)),
-                    mode, "t" if dirty else "f", t.row_count))
+                    mode, "t" if dirty else "f", t.row_count, error, wal))
     return out
 
 

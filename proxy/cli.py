@@ -1,4 +1,4 @@
-"""Command line: ``pgaccel serve | sync | demo | --version``."""
+"""Command line: ``pgaccel serve | sync | demo | cache | slot | --version``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,38 @@ def cmd_cache_clear(args) -> int:
     return 0
 
 
+def cmd_slot(args) -> int:
+    """``pgaccel slot show|drop``: the logical replication slot pgaccel keeps on the origin."""
+    import os
+
+    import psycopg
+
+    from mirror.freshness import drop_slot, slot_status
+
+    cfg = _config(args)
+    dsn = cfg.origin.dsn
+    pw = os.environ.get("PGACCEL_ORIGIN_PASSWORD")
+    kw = {"password": pw} if pw and not psycopg.conninfo.conninfo_to_dict(dsn).get("password") else {}
+    name = cfg.mirror.slot
+    try:
+        if args.slot_cmd == "drop":
+            if drop_slot(dsn, name, **kw):
+                print(f"dropped replication slot {name}; the mirror's tables are re-snapshotted on the next start")
+            else:
+                print(f"no replication slot {name} on the origin")
+            return 0
+        st = slot_status(dsn, name, **kw)
+        if st is None:
+            print(f"no replication slot {name} on the origin")
+            return 1
+        for k, v in st.items():
+            print(f"{k}: {v}")
+        return 0
+    except psycopg.Error as e:
+        print(f"pgaccel: {e}".strip(), file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pgaccel", description="PostgreSQL query-acceleration proxy")
     p.add_argument("--version", action="version", version=f"pgaccel {__version__}")
@@ -92,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     kc = ksub.add_parser("clear", help="remove every cached result ([cache] path of the config)")
     kc.add_argument("--config", required=True)
     kc.set_defaults(fn=cmd_cache_clear)
+    r = sub.add_parser("slot", help="the logical replication slot pgaccel created on the origin ([mirror] slot)")
+    rsub = r.add_subparsers(dest="slot_cmd", required=True)
+    for name, help_ in (("show", "print the slot's state and the WAL it holds back"),
+                        ("drop", "drop the slot (the origin stops keeping WAL for pgaccel)")):
+        rc = rsub.add_parser(name, help=help_)
+        rc.add_argument("--config", required=True)
+        rc.add_argument("--origin", help="origin DSN (overrides origin.dsn)")
+        rc.set_defaults(fn=cmd_slot)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

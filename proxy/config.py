@@ -96,6 +96,12 @@ class MirrorConfig:
     memory_limit: str = "4GB"
     # most staleness allowed (seconds) for mirror answers; -1: no limit (session: SET pgaccel.max_staleness)
     max_staleness: float = 5.0
+    # logical replication slot pgaccel creates on the origin (mode logical; `pgaccel slot drop` removes it)
+    slot: str = "pgaccel_mirror"
+    # seconds between two polls of the slot (each applies the changes committed since the last one)
+    poll_interval: float = 0.25
+    # WAL bytes the slot may hold back on the origin before pgaccel logs a warning (0: never warn)
+    max_retained_wal: int = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -165,9 +171,10 @@ _CHOICES = {
     ("mirror", "mode"): {"snapshot", "logical", "watermark"},
 }
 _SIZES = {("server", "max_message_size"), ("cache", "max_bytes"), ("cache", "max_entry_bytes"),
-          ("cache", "memory_bytes")}
+          ("cache", "memory_bytes"), ("mirror", "max_retained_wal")}
 _DURATIONS = {("server", "shutdown_timeout"), ("origin", "connect_timeout"),
-              ("origin", "idle_timeout"), ("mirror", "max_staleness"), ("cache", "ttl")}
+              ("origin", "idle_timeout"), ("mirror", "max_staleness"), ("cache", "ttl"),
+              ("mirror", "poll_interval")}
 
 
 def _resolve_env(v, where: str, problems: list[str]):

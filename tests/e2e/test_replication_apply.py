@@ -357,14 +357,13 @@ def test_kill_9_while_applying_a_write_stream_loses_and_doubles_nothing(origin, 
     try:
         p = child()
         assert p.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            time.sleep(rnd.uniform(0.05, 0.6))
+        while kills < 6:
+            time.sleep(rnd.uniform(0.05, 0.8))
             p.kill()  # SIGKILL at a random point: mid-poll, mid-commit, mid-advance...
             p.wait()
             kills += 1
             p = child()
-            p.stdout.readline()
+            assert p.stdout.readline().strip() == "ready"
     finally:
         stop.set()
         th.join()
@@ -382,4 +381,3 @@ def test_kill_9_while_applying_a_write_stream_loses_and_doubles_nothing(origin, 
             assert_mirror_equals_origin(c, e)
             assert c.execute("SELECT count(*) FROM log").fetchone()[0] > 100
         tracker.drop_slot()
-    assert kills >= 5
