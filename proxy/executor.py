@@ -197,10 +197,8 @@ class Executor:
 
     def _cursor(self, s):
         if s.mirror_cursor is None:
-            from planner import install_macros
-
             cur = self.server.mirror.cursor()
-            install_macros(cur)
+            _install_functions(cur)
             s.mirror_cursor = cur
             s.mirror_tz = None
         return s.mirror_cursor
@@ -756,10 +754,8 @@ class Executor:
 
         eng = self.server.mirror
         if cur is None:
-            from planner import install_macros
-
             cur = eng.cursor()
-            install_macros(cur)
+            _install_functions(cur)
         route, fields = recipe.route, recipe.fields
 
         def run():
@@ -835,6 +831,18 @@ def _param_ok(planned: int, declared: int) -> bool:
     ``planned``: equal, or both integers (values are decoded exactly, and one out of the
     planned type's range makes DuckDB's cast fail, which falls back to the origin)."""
     return planned == declared or (planned in _INTEGERS and declared in _INTEGERS)
+
+
+def _install_functions(cur) -> None:
+    """The planner's DuckDB functions. They are database-wide: a second session's
+    cursor finds them registered by the first (and they outlive its cursor)."""
+    from planner import install_macros
+
+    try:
+        install_macros(cur)
+    except Exception as e:
+        if "already exists" not in str(e):
+            raise
 
 
 async def _none():
