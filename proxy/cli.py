@@ -39,10 +39,14 @@ def cmd_sync(args) -> int:
 
     cfg = _config(args)
     setup_logging(cfg.server.log_level, cfg.server.log_format)
-    report = run_sync(cfg.origin.dsn, cfg.mirror.path, cfg.mirror.tables, cfg.mirror.exclude,
-                      progress=lambda *a: print(*a, flush=True))
-    print(report)
-    return 0
+    m = cfg.mirror
+    report = run_sync(cfg.origin.dsn, m.path, m.tables, m.exclude,
+                      progress=lambda *a: print(*a, flush=True),
+                      slot=m.slot if m.mode == "logical" else None,
+                      threads=m.threads, memory_limit=m.memory_limit)
+    for line in report.lines():
+        print(line)
+    return 1 if report.failed else 0
 
 
 def cmd_demo(args) -> int:

@@ -86,8 +86,9 @@ class MirrorConfig:
     tables: list = field(default_factory=lambda: ["public.*"])
     # tables to leave out, same syntax
     exclude: list = field(default_factory=list)
-    # snapshot | logical | watermark
-    mode: str = "snapshot"
+    # logical: snapshot, then apply the origin's changes from a logical replication slot;
+    # snapshot: copy only (answers are fresh for max_staleness after each sync)
+    mode: str = "logical"
     # take a snapshot when serve starts if the mirror file has none
     sync_on_start: bool = True
     # DuckDB worker threads
@@ -168,7 +169,7 @@ _CHOICES = {
     ("server", "log_format"): {"text", "json"},
     ("tls", "mode"): {"disable", "allow", "require"},
     ("auth", "method"): {"scram-sha-256", "md5", "trust", "passthrough"},
-    ("mirror", "mode"): {"snapshot", "logical", "watermark"},
+    ("mirror", "mode"): {"snapshot", "logical"},
 }
 _SIZES = {("server", "max_message_size"), ("cache", "max_bytes"), ("cache", "max_entry_bytes"),
           ("cache", "memory_bytes"), ("mirror", "max_retained_wal")}

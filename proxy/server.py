@@ -181,13 +181,17 @@ class Server:
         m = self.config.mirror
         dsn = self.origin_admin_dsn()
         self.mirror = MirrorEngine(m.path, threads=m.threads, memory_limit=m.memory_limit)
-        try:
-            tracker = self.mirror.track_freshness(dsn, start=False)
-            await self._open_result_cache()   # before the first poll: it hears every change
+        tracker = None
+        if m.mode == "logical":
+            try:
+                tracker = self.mirror.track_freshness(dsn, slot=m.slot, interval=m.poll_interval,
+                                                      max_retained_wal=m.max_retained_wal, start=False)
+            except Exception as e:  # no logical replication here: freshness is the snapshot's age
+                log.warning("mirror change capture unavailable (%s); tables count as fresh "
+                            "for max_staleness after each snapshot only", e)
+        await self._open_result_cache()   # before the first poll: it hears every change
+        if tracker is not None:
             tracker.start()
-        except Exception as e:  # no logical replication here: freshness is the snapshot's age
-            log.warning("mirror freshness tracking unavailable (%s); tables count as fresh "
-                        "for max_staleness after each snapshot only", e)
         if m.sync_on_start and not self.mirror.catalog.tables:
             log.info("mirror is empty: taking a snapshot of the origin")
             report = await self.mirror.sync(dsn, m.tables, m.exclude,

@@ -122,10 +122,9 @@ MACROS: tuple[str, ...] = ()   # kept for DUCKDB_MACROS users: everything is a f
 
 
 def install_macros(conn, temporary: bool = True) -> None:
-    """Register the planner's DuckDB functions on a connection (idempotent).
+    """Register the planner's DuckDB functions (idempotent, safe while others run them).
 
-    Every DuckDB connection (``cursor()``) that runs mirror SQL needs them.
-    ``temporary`` is accepted for compatibility; functions are per connection.
+    ``temporary`` is accepted for compatibility.
     """
     import duckdb
     from duckdb.sqltypes import HUGEINT, INTEGER, VARCHAR
@@ -137,11 +136,13 @@ def install_macros(conn, temporary: bool = True) -> None:
             ("pgaccel_div_scale", _udf_div_scale,
              [HUGEINT, INTEGER, INTEGER, HUGEINT, INTEGER, INTEGER], INTEGER),
             ("pgaccel_numeric_text", _udf_numeric_text, [dec20, INTEGER, INTEGER], VARCHAR)):
+        # Registered functions are visible to every connection of the database: never
+        # remove one (another session may be running it); create it when absent.
         try:
-            conn.remove_function(name)
-        except Exception:
-            pass
-        conn.create_function(name, fn, args, ret, type="arrow")
+            conn.create_function(name, fn, args, ret, type="arrow")
+        except Exception as e:
+            if "already" not in str(e):
+                raise
 
 
 @lru_cache(maxsize=64)
