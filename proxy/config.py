@@ -144,6 +144,8 @@ _DUR = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.I)
 
 
 def parse_size(v) -> int:
+    if isinstance(v, bool):
+        raise ValueError(f"not a size: {v!r}")
     if isinstance(v, int):
         return v
     m = _SIZE.match(str(v))
@@ -155,6 +157,8 @@ def parse_size(v) -> int:
 
 
 def parse_duration(v) -> float:
+    if isinstance(v, bool):
+        raise ValueError(f"not a duration: {v!r}")
     if isinstance(v, (int, float)):
         return float(v)
     m = _DUR.match(str(v))
@@ -242,11 +246,11 @@ def from_dict(data: dict) -> Config:
             if cv is not None:
                 kw[key] = cv
         sections[name] = kw
+    # cross-field checks run on what did load, so every problem is reported at once
     cfg = Config()
-    if not problems:
-        for name, kw in sections.items():
-            cfg = cfg.replace(name, **kw)
-        problems.extend(validate(cfg))
+    for name, kw in sections.items():
+        cfg = cfg.replace(name, **kw)
+    problems.extend(validate(cfg))
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -74,6 +74,19 @@ class Reader:
         self.p = len(self.b)
         return v
 
+    def count16(self) -> int:
+        """An Int16 element count; negative is a protocol violation."""
+        n = self.i16()
+        if n < 0:
+            raise ProtocolViolation(f"negative count {n} in message")
+        return n
+
+    def count32(self) -> int:
+        n = self.i32()
+        if n < 0:
+            raise ProtocolViolation(f"negative count {n} in message")
+        return n
+
     def value(self) -> bytes | None:
         n = self.i32()
         if n == -1:
@@ -370,10 +383,8 @@ def _d_describe(r, cls=Describe):
 
 def _d_function_call(r):
     oid = r.u32()
-    nf = r.i16()
-    fmts = tuple(r.i16() for _ in range(max(nf, 0)))
-    na = r.i16()
-    args = tuple(r.value() for _ in range(max(na, 0)))
+    fmts = tuple(r.i16() for _ in range(r.count16()))
+    args = tuple(r.value() for _ in range(r.count16()))
     return FunctionCall(oid, fmts, args, r.i16())
 
 
@@ -665,9 +676,9 @@ def _d_error(r, cls=ErrorResponse):
 
 
 def _d_row_description(r):
-    n = r.i16()
+    n = r.count16()
     out = []
-    for _ in range(max(n, 0)):
+    for _ in range(n):
         name = r.cstr()
         out.append(Field(name, r.u32(), r.i16(), r.u32(), r.i16(), r.i32(), r.i16()))
     return RowDescription(tuple(out))
@@ -676,8 +687,7 @@ def _d_row_description(r):
 def _d_copy_response(kind):
     def d(r):
         fmt = r.byte()[0]
-        n = r.i16()
-        return CopyResponse(kind, fmt, tuple(r.i16() for _ in range(max(n, 0))))
+        return CopyResponse(kind, fmt, tuple(r.i16() for _ in range(r.count16())))
     return d
 
 
@@ -687,7 +697,7 @@ _BACKEND = {
     c.B_BACKEND_KEY_DATA: lambda r: BackendKeyData(r.i32(), r.i32()),
     c.B_READY_FOR_QUERY: lambda r: ReadyForQuery(r.byte()),
     c.B_ROW_DESCRIPTION: _d_row_description,
-    c.B_DATA_ROW: lambda r: DataRow(tuple(r.value() for _ in range(max(r.i16(), 0)))),
+    c.B_DATA_ROW: lambda r: DataRow(tuple(r.value() for _ in range(r.count16()))),
     c.B_COMMAND_COMPLETE: lambda r: CommandComplete(r.cstr()),
     c.B_EMPTY_QUERY: lambda r: EmptyQueryResponse(),
     c.B_ERROR: _d_error,
@@ -699,7 +709,7 @@ _BACKEND = {
     c.B_NO_DATA: lambda r: NoData(),
     c.B_PORTAL_SUSPENDED: lambda r: PortalSuspended(),
     c.B_PARAMETER_DESCRIPTION: lambda r: ParameterDescription(
-        tuple(r.u32() for _ in range(max(r.i16(), 0)))),
+        tuple(r.u32() for _ in range(r.count16()))),
     c.B_COPY_IN_RESPONSE: _d_copy_response(c.B_COPY_IN_RESPONSE),
     c.B_COPY_OUT_RESPONSE: _d_copy_response(c.B_COPY_OUT_RESPONSE),
     c.B_COPY_BOTH_RESPONSE: _d_copy_response(c.B_COPY_BOTH_RESPONSE),
@@ -707,7 +717,7 @@ _BACKEND = {
     c.B_COPY_DONE: lambda r: BackendCopyDone(),
     c.B_FUNCTION_CALL_RESPONSE: lambda r: FunctionCallResponse(r.value()),
     c.B_NEGOTIATE_PROTOCOL_VERSION: lambda r: NegotiateProtocolVersion(
-        r.i32(), tuple(r.cstr() for _ in range(max(r.i32(), 0)))),
+        r.i32(), tuple(r.cstr() for _ in range(r.count32()))),
 }
 
 

@@ -275,7 +275,6 @@ def test_a_negative_count_in_a_frontend_message_is_a_protocol_violation(mtype, b
 # BUG (proxy/wire/messages.py, _d_function_call / _BACKEND lambdas): these
 # decoders clamp a negative count with max(n, 0) and so accept a malformed
 # message as an empty one instead of raising, unlike Parse and Bind above.
-@pytest.mark.xfail(strict=True, reason="negative counts are clamped to 0 (messages.py max(n, 0))")
 @pytest.mark.parametrize("decode,mtype,body", [
     (m.decode_frontend, b"F", b"\0\0\0\1\xff\xff\0\0\0\0"),   # FunctionCall: -1 arg formats
     (m.decode_frontend, b"F", b"\0\0\0\1\0\0\xff\xff\0\0"),   # FunctionCall: -1 args
@@ -341,7 +340,6 @@ def test_arbitrary_startup_bodies_decode_or_raise_protocol_violation(body):
 # A frame that decodes must re-encode to the very same bytes: the decoder accepts
 # exactly one spelling of each message, so a relay that decodes and re-encodes
 # cannot change what the other side sees.
-@pytest.mark.xfail(strict=True, reason="negative counts are clamped to 0 (messages.py max(n, 0))")
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(m._BACKEND)), st.binary(max_size=30))
 @example(b"D", b"\xff\xff")
@@ -353,7 +351,6 @@ def test_a_backend_frame_that_decodes_re_encodes_to_the_same_bytes(mtype, body):
     assert msg.encode() == mtype + struct.pack("!i", len(body) + 4) + body
 
 
-@pytest.mark.xfail(strict=True, reason="negative counts are clamped to 0 (messages.py max(n, 0))")
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(m._FRONTEND)), st.binary(max_size=30))
 @example(b"F", b"\0\0\0\1\xff\xff\0\0\0\0")
