@@ -42,6 +42,10 @@ class Stats:
         self.upstreams_active = 0
         self.upstreams_idle = 0
         self.log_statements = False
+        # byte counters are plain attributes: they are bumped on every chunk relayed
+        self.bytes_from_clients = 0
+        self.bytes_to_origin = 0
+        self.bytes_from_origin = 0
 
     def statement(self, ev: StatementEvent) -> None:
         self.routes[(ev.route, ev.reason)] += 1
@@ -64,7 +68,10 @@ class Stats:
         out = [("uptime_seconds", f"{time.time() - self.started:.0f}"),
                ("clients_active", str(self.clients_active)),
                ("upstreams_active", str(self.upstreams_active)),
-               ("upstreams_idle", str(self.upstreams_idle))]
+               ("upstreams_idle", str(self.upstreams_idle)),
+               ("bytes_from_clients", str(self.bytes_from_clients)),
+               ("bytes_to_origin", str(self.bytes_to_origin)),
+               ("bytes_from_origin", str(self.bytes_from_origin))]
         out += sorted((k, str(v)) for k, v in self.counters.items())
         out += sorted((f"statements{{route={r},reason={why}}}", str(n))
                       for (r, why), n in self.routes.items())
@@ -100,6 +107,10 @@ class _PromCollector:
         for k, n in STATS.errors.items():
             c.add_metric([k], n)
         yield c
+        for k in ("bytes_from_clients", "bytes_to_origin", "bytes_from_origin"):
+            c = CounterMetricFamily(f"pgaccel_{k}", k.replace("_", " "))
+            c.add_metric([], getattr(STATS, k))
+            yield c
         for k, v in STATS.counters.items():
             c = CounterMetricFamily(f"pgaccel_{k}", k)
             c.add_metric([], v)

@@ -414,7 +414,7 @@ class Session:
         frame waits in ``o_hold`` (appended to, not re-scanned, until ``o_need`` bytes),
         so the client only ever receives whole frames and an error can follow them.
         """
-        STATS.counters["bytes_from_origin"] += len(data)
+        STATS.bytes_from_origin += len(data)
         if self.capture is not None:
             fr = self.pump_fr
             fr.feed(data)
@@ -584,7 +584,7 @@ class Session:
         self._finish()
 
     def _on_client_data(self, data: bytes) -> None:
-        STATS.counters["bytes_from_clients"] += len(data)
+        STATS.bytes_from_clients += len(data)
         self.fr.feed(data)
         if self.worker is not None:
             if self.fr.buffered > 4 * HOLD_LIMIT:
@@ -598,6 +598,8 @@ class Session:
         try:
             raw, frames = self.fr.take_raw_frames()
             if not frames:
+                return
+            if self._relay_plain_batch(raw, frames):
                 return
             res = self._relay_frames(raw, frames, 0)
         except Exception as e:
@@ -650,6 +652,28 @@ class Session:
 
     async def drain_client(self) -> None:
         await self.client_proto.drain()
+
+    def _relay_plain_batch(self, raw: bytes, frames: list) -> bool:
+        """The hot path of prepared statements: a chunk of whole Bind/Describe/Execute/
+        Sync batches, nothing held, nothing answered locally. Routes each Bind, then
+        relays the chunk as it came. False: take the general path (nothing was sent)."""
+        if self.batch or self.batch_relaying or self.portals or self.local_statements \
+                or frames[-1][0] != c.F_SYNC:
+            return False
+        syncs = 0
+        for t, s, e in frames:
+            if t == c.F_BIND:
+                if self._needs_local(t, raw[s:e]):
+                    return False
+            elif t == c.F_SYNC:
+                syncs += 1
+            elif t != c.F_EXECUTE and t != c.F_DESCRIBE:
+                return False
+        for _ in range(syncs):
+            self._relay_sync()
+        STATS.bytes_to_origin += len(raw)
+        self.upstream.writer.write(raw)
+        return True
 
     def _relay_frames(self, raw: bytes, frames: list, i0: int):
         """Relay complete client frames from index ``i0``. Returns None when all are
@@ -736,7 +760,7 @@ class Session:
             self.batch, self.batch_bytes = [], 0
         if out:
             data = b"".join(out)
-            STATS.counters["bytes_to_origin"] += len(data)
+            STATS.bytes_to_origin += len(data)
             self.upstream.writer.write(data)
         return None if action is None else (i, action)
 
