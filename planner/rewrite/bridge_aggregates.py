@@ -99,7 +99,7 @@ def a_minmax(b, node):
         raise Refuse("collation_differs", "min/max of text")
     if t.is_numeric and t.scale is None:
         raise Refuse("unsupported_construct", "min/max of numerics whose scale varies per row")
-    if t.name in ("unknown", "null", "bool"):
+    if t.name in ("unknown", "null", "bool", "interval"):
         raise Refuse("unsupported_construct", f"min/max of {t.name}")
     if t.name == "varchar":
         return T.TEXT          # max(varchar) resolves to max(text)

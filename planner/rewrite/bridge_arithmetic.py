@@ -25,6 +25,13 @@ class ArithmeticRules:
         return lt, rt
 
     def _number_result(self, node, lt: PgType, rt: PgType, op: str) -> PgType:
+        for side, t in ((node.this, lt), (node.expression, rt)):
+            if isinstance(side, exp.Cast):        # a parameter typed from context
+                side = side.this
+            if isinstance(side, (exp.Parameter, exp.Placeholder)) and t.is_exact and not t.is_int:
+                # Postgres takes a numeric parameter's display scale from the value sent,
+                # which the plan cannot know (amount * $1 with 1.5 prints 3 decimals)
+                raise Refuse("unsupported_construct", "numeric parameter in arithmetic")
         if lt.name == "null" or rt.name == "null":
             other = rt if lt.name == "null" else lt
             if other.name in ("null", "unknown"):
@@ -41,11 +48,9 @@ class ArithmeticRules:
                 return num_type(_add_ds(dl, dr), kl + kr)
             return num_type(_max_ds(dl, dr), max(kl, kr))
         if (lt.is_float or lt.is_exact) and (rt.is_float or rt.is_exact):
-            if "float4" in (lt.name, rt.name):
-                if lt.name == rt.name:
-                    return lt
-                raise Refuse("unsupported_construct", "real (float4) mixed with another type")
-            return T.FLOAT8
+            # Postgres raises 22003 when float arithmetic overflows to infinity (or
+            # underflows to zero); DuckDB returns inf / 0: not translated until guarded
+            raise Refuse("unsupported_construct", f"float arithmetic ({lt.name} {op} {rt.name}) without overflow check")
         raise Refuse("unsupported_construct", f"{lt.name} {op} {rt.name}")
 
     def e_Add(self, node: exp.Add) -> PgType:

@@ -34,7 +34,11 @@ class ConditionRules:
             return
         if a.name in ("date", "timestamp") and b.name in ("date", "timestamp"):
             return
-        if a.name == b.name and a.name in ("timestamptz", "bool", "interval", "uuid"):
+        if "interval" in (a.name, b.name):
+            # Postgres compares intervals by one linear value ('1 mon' = '30 days'),
+            # DuckDB field by field
+            raise Refuse("unsupported_construct", "interval comparison")
+        if a.name == b.name and a.name in ("timestamptz", "bool", "uuid"):
             return
         raise Refuse("unsupported_construct", f"comparison of {a.name} with {b.name}")
 

@@ -128,6 +128,8 @@ class QueryRules:
                 cols.append((proj.alias_or_name, t))
                 self.aliases[-1][proj.alias_or_name] = t
             distinct = node.args.get("distinct")
+            if distinct is not None and any(t.name == "interval" for _, t in cols):
+                raise Refuse("unsupported_construct", "DISTINCT over an interval")
             if distinct is not None:
                 on = distinct.args.get("on")
                 if on is not None:      # equality only: bytewise for deterministic collations
@@ -148,8 +150,8 @@ class QueryRules:
         elif isinstance(g, (exp.Tuple, exp.Paren)):
             for e in list(g.expressions if isinstance(g, exp.Tuple) else [g.this]):
                 self.grouping_item(e)
-        else:
-            self.expr(g)
+        elif self.expr(g).name == "interval":
+            raise Refuse("unsupported_construct", "GROUP BY an interval (Postgres: '1 mon' = '30 days')")
 
     def _order_limit(self, node: exp.Expression, aliases: dict[str, PgType], cols) -> None:
         order = node.args.get("order")
@@ -160,7 +162,9 @@ class QueryRules:
             if lim is None:
                 continue
             if isinstance(lim, exp.Fetch):
-                if lim.args.get("with_ties") or lim.args.get("percent"):
+                opts = lim.args.get("limit_options")
+                if lim.args.get("with_ties") or lim.args.get("percent") or (
+                        opts is not None and (opts.args.get("with_ties") or opts.args.get("percent"))):
                     raise Refuse("unsupported_construct", "FETCH ... WITH TIES / PERCENT")
                 if lim.args.get("count") is not None:
                     self.int_operand(lim, "count")
@@ -193,7 +197,7 @@ class QueryRules:
                 t = self.expr(target)
             if t.is_text and not self.env.bytewise:
                 raise Refuse("collation_differs", f"ORDER BY text under collation {self.env.catalog.collation!r}")
-            if t.name not in T.NUMERICS + T.TEXTS + T.DATETIMES + ("bool", "null", "unknown", "interval", "uuid"):
+            if t.name not in T.NUMERICS + T.TEXTS + T.DATETIMES + ("bool", "null", "unknown", "uuid"):
                 raise Refuse("unsupported_construct", f"ORDER BY {t.name}")
             if t.name in ("unknown",):
                 raise Refuse("unsupported_construct", "ORDER BY an untyped literal")

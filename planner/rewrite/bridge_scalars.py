@@ -178,8 +178,17 @@ class ScalarRules:
             raise Refuse("unsupported_construct", f"cast {src.name} to numeric")
         if target is None:
             raise Refuse("unsupported_construct", f"cast to {node.to.sql('postgres')}")
+        precision = None
+        if node.to.this == exp.DataType.Type.DECIMAL and node.to.expressions:
+            precision = int(node.to.expressions[0].name)
         node.set("to", T.duckdb_type(target) if target.is_numeric else _dtype(T.DUCKDB_TYPE[target.name]))
         if target.is_numeric:
+            if precision is not None and target.storage is not None:
+                if precision > 38 or target.storage > precision:
+                    raise Refuse("unsupported_construct", f"cast to numeric({precision}, ...)")
+                # through DECIMAL(p, s) first: a value too wide for numeric(p, s) raises
+                # (Postgres: 22003 numeric field overflow), so the executor falls back
+                node.set("this", exp.Cast(this=node.this, to=_dtype(f"DECIMAL({precision}, {target.storage})")))
             target = T.numeric(target.scale)
         s, d = src.name, target.name
         if s == "unknown":

@@ -155,9 +155,7 @@ SELECT id, iv FROM typed WHERE iv < interval '-2 mons -8 days -12:00' ORDER BY i
 SELECT max(iv), min(iv) FROM typed WHERE id < 1000 AND iv < interval '0'
 
 -- title: interval columns compared with each other
--- xfail: interval comparison: DuckDB compares INTERVAL field by field after its normalisation, Postgres by the linear value (interval_cmp_value); row 1 ('-2 mons -9 days -04:31:20.5', -69.19 days) < row 112 ('-3 mons +22 days -00:57:51.5', -68.04 days) in Postgres, the reverse in DuckDB. planner/rewrite/bridge_conditions.py lets interval < interval through; compare a linear key or refuse
 SELECT a.id, b.id FROM typed a JOIN typed b ON a.iv < b.iv WHERE a.id IN (1, 112) AND b.id IN (1, 112)
 
 -- title: max of intervals with mixed-sign fields between rows
--- xfail: interval max/min: DuckDB's INTERVAL ordering is not Postgres' interval_cmp_value (see 'interval columns compared with each other'); Postgres' max is row 112's '-3 mons +22 days -00:57:51.5', DuckDB picks row 1's. planner/rewrite/bridge_aggregates.py should refuse min/max of interval (or use arg_max over a linear key)
 SELECT max(iv), min(iv) FROM typed WHERE id IN (1, 112)

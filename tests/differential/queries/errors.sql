@@ -10,19 +10,16 @@ SELECT id, n / (n - n) FROM typed WHERE n IS NOT NULL
 SELECT sum(amount) / 0 FROM orders
 
 -- title: float8 multiplication overflow
--- xfail: planner/rewrite/bridge_arithmetic.py _number_result types float8 * / + - as FLOAT8 with no overflow check: DuckDB returns Infinity where Postgres' float8_mul/float8_pl raise 22003 'value out of range: overflow' (finite inputs, infinite result; likewise 'underflow' for a zero result of non-zero inputs). Needs a run-time guard (ERROR('pgaccel: ...') when isinf(result) and the operands are finite) so the executor falls back
 SELECT id, f8 * 10 FROM typed
 
 -- title: float8 addition overflow with a parameter
 -- params: [1.7e308]
--- xfail: planner/rewrite/bridge_arithmetic.py _number_result: float8 arithmetic has no overflow guard (see 'float8 multiplication overflow'); Postgres raises 22003, the mirror answers Infinity
 SELECT id, f8 + %s FROM typed
 
 -- title: modulo by zero
 SELECT id % 0 FROM orders
 
 -- title: numeric overflow on cast
--- xfail: planner/rewrite/bridge_scalars.py e_Cast (via planner/pgtypes.py duckdb_type) casts to numeric(p,s) as DECIMAL(38, s), dropping the precision: values >= 10^(p-s) come back instead of Postgres' 22003 'numeric field overflow'. Cast to DECIMAL(p, s) (DuckDB then raises a conversion error and the executor falls back) or add a run-time guard
 SELECT n::numeric(4,2) FROM typed
 
 -- title: integer overflow on multiply

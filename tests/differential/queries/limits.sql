@@ -22,7 +22,6 @@ SELECT id FROM orders ORDER BY amount DESC NULLS LAST, id FETCH FIRST 5 ROWS ONL
 SELECT id, amount FROM orders ORDER BY amount DESC NULLS LAST, id LIMIT 7
 
 -- title: limit with ties
--- xfail: planner/rewrite/bridge_queries.py _order_limit looks for with_ties/percent in Fetch.args, but sqlglot 30 keeps them in Fetch.args['limit_options'] (LimitOptions(with_ties=True, percent=...)): the check never fires and to_duckdb_sql emits LIMIT 3 (3 rows instead of 26). Check lim.args['limit_options'] too
 SELECT id, quantity FROM orders ORDER BY quantity NULLS LAST FETCH FIRST 3 ROWS WITH TIES
 
 -- title: distinct
@@ -71,7 +70,6 @@ SELECT id, f8 FROM typed ORDER BY f8, id
 SELECT id, u FROM typed ORDER BY u NULLS FIRST, id
 
 -- title: order by interval
--- xfail: DuckDB orders INTERVAL by (months, days, micros) after its own normalisation, Postgres by the linear value (months*30 + days)*86400e6 + micros (interval_cmp_value): '-2 mons -9 days -04:31:20.5' < '-3 mons +22 days -00:57:51.5' in Postgres, not in DuckDB. The planner (planner/rewrite/bridge_queries.py order(), and the comparison/min/max typing in bridge_conditions.py/bridge_aggregates.py) lets interval keys through; it should order/compare by a linear key (e.g. months*2592000000000 + days*86400000000 + micros as HUGEINT) or refuse interval ordering
 SELECT id, iv FROM typed ORDER BY iv, id
 
 -- title: order by bool

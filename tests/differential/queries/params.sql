@@ -17,7 +17,6 @@ SELECT id FROM typed WHERE t LIKE %s ORDER BY id
 SELECT id, amount FROM orders WHERE amount > %s ORDER BY id
 
 -- title: numeric parameter in arithmetic
--- xfail: planner/rewrite/bridge_arithmetic.py _operands gives a parameter the other operand's type and bridge_scalars.py _parameter binds it as DECIMAL(38, 18): amount * $1 is printed with 20 decimals ('5956.41000000000000000000') where Postgres prints dscale(amount) + dscale(value sent) = 3 ('5956.410'). The display scale of a numeric parameter is only known at run time: refuse numeric parameters as operands of + - * / (comparisons are fine) or derive the scale from the bound value
 -- params: [Decimal('1.5')]
 SELECT id, amount * %s FROM orders ORDER BY id
 
