@@ -173,12 +173,17 @@ class Executor:
         if allowed < 0:
             allowed = float("inf")
         tr = self.freshness
+        now = time.time()
         for sc, t in route.tables:
             if tr is not None:
                 lag = tr.lag_seconds(sc, t)
             else:
                 tab = self.server.mirror.catalog.get(sc, t)
-                lag = time.time() - tab.synced_at if tab is not None else float("inf")
+                lag = now - tab.synced_at if tab is not None else float("inf")
+            # read your writes: the mirror must be verified as of a moment after this
+            # session's last committed write (a poll starting later sees that commit)
+            if now - lag < s.last_write_at:
+                raise Fallback("read_your_writes", f"{sc}.{t} not yet verified past this session's last write")
             if lag > allowed:
                 if lag == float("inf"):
                     raise Fallback("mirror_stale", f"{sc}.{t} has changes on the origin the mirror lacks")
