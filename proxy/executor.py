@@ -222,8 +222,8 @@ class Executor:
             cur.execute(route.sql, list(params) if params else None)
             if route.runtime_checks:
                 # a guard may fire on any row: run to completion before answering
-                return cur.fetch_arrow_table().to_reader(ROWS_PER_BATCH)
-            return cur.fetch_record_batch(ROWS_PER_BATCH)
+                return cur.to_arrow_table().to_reader(ROWS_PER_BATCH)
+            return cur.to_arrow_reader(ROWS_PER_BATCH)
 
         handle = Execution(None, [], cur)
         s.executing_local = handle
@@ -766,7 +766,7 @@ class Executor:
         def run():
             cur.execute(f"SET TimeZone = {_lit(recipe.timezone)}")
             cur.execute(route.sql, list(recipe.params) if recipe.params else None)
-            return cur.fetch_arrow_table()
+            return cur.to_arrow_table()
 
         try:
             table = await eng.run(run)

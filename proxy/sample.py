@@ -52,7 +52,7 @@ def load_tpch(dsn: str, sf: float = 0.1, progress=print) -> dict[str, int]:
         pg.execute(TPCH_DDL)
         for t in TPCH_TABLES:
             cols = [r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()]
-            reader = con.execute(f"SELECT * FROM {t}").fetch_record_batch(50000)
+            reader = con.execute(f"SELECT * FROM {t}").to_arrow_reader(50000)
             n = 0
             with pg.cursor().copy(f"COPY {t} ({', '.join(cols)}) FROM STDIN") as cp:
                 for batch in reader:
