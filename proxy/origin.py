@@ -76,6 +76,11 @@ class Upstream:
         except asyncio.TimeoutError:
             up.close()
             raise OriginUnavailable(f"login to the origin server at {host}:{port} timed out") from None
+        except (ConnectionError, OSError, RuntimeError) as e:
+            # reset during login (uvloop raises RuntimeError writing to a closed transport)
+            up.close()
+            raise OriginUnavailable(
+                f"the origin server at {host}:{port} closed the connection during login: {e}") from None
         except BaseException:
             up.close()
             raise

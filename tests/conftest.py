@@ -6,6 +6,7 @@ No mocks: every end-to-end test talks to a real Postgres through the real proxy.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -24,6 +25,21 @@ def origin():
         yield pg
     finally:
         pg.stop()
+
+
+@contextlib.contextmanager
+def scratch_database(origin, prefix: str, schema: str | None = None):
+    """A database of its own on ``origin`` (optionally with ``schema`` run in it),
+    dropped afterwards. For module-scoped fixtures: ``with scratch_database(...) as db``."""
+    name = f"t_{prefix}_" + uuid.uuid4().hex[:8]
+    origin.psql(f"CREATE DATABASE {name}")
+    try:
+        if schema:
+            with psycopg.connect(origin.dsn(name), autocommit=True) as conn:
+                conn.execute(schema)
+        yield name
+    finally:
+        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -68,15 +84,16 @@ class Proxy:
         self.thread.stop()
 
 
-def start_proxy(origin, **sections) -> Proxy:
-    """Start pgaccel with config sections, e.g. ``start_proxy(origin, auth={...})``."""
+def start_proxy(pg, /, **sections) -> Proxy:
+    """Start pgaccel in front of ``pg`` with config sections, e.g.
+    ``start_proxy(origin, auth={...})`` or ``start_proxy(origin, origin={"dsn": ...}, mirror={...})``."""
     from proxy.config import from_dict
     from proxy.server import ServerThread
 
-    data = {"server": {"listen": "127.0.0.1:0", "shutdown_timeout": 2}, "origin": {"dsn": origin.url()}}
+    data = {"server": {"listen": "127.0.0.1:0", "shutdown_timeout": 2}, "origin": {"dsn": pg.url()}}
     for k, v in sections.items():
         data.setdefault(k, {}).update(v)
-    return Proxy(origin, ServerThread(from_dict(data)).start())
+    return Proxy(pg, ServerThread(from_dict(data)).start())
 
 
 @pytest.fixture(scope="session")

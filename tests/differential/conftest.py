@@ -176,16 +176,12 @@ def proxy_db(origin):
 @pytest.fixture(scope="module")
 def proxy_mirror(origin, proxy_db, tmp_path_factory):
     """pgaccel with a snapshot mirror of ``proxy_db`` (``public.*`` minus ``audit_log``)."""
-    from proxy.config import from_dict
-    from proxy.server import ServerThread
-    from tests.conftest import Proxy
+    from tests.conftest import start_proxy
 
     path = tmp_path_factory.mktemp("proxydiff") / "mirror.duckdb"
-    cfg = from_dict({"server": {"listen": "127.0.0.1:0", "shutdown_timeout": 2, "log_level": "warning"},
-                     "origin": {"dsn": origin.url(proxy_db)},
-                     "mirror": {"enabled": True, "path": str(path), "max_staleness": -1,
-                                "tables": ["public.*"], "exclude": UNMIRRORED}})
-    p = Proxy(origin, ServerThread(cfg).start())
+    p = start_proxy(origin, server={"log_level": "warning"}, origin={"dsn": origin.url(proxy_db)},
+                    mirror={"enabled": True, "path": str(path), "max_staleness": -1,
+                            "tables": ["public.*"], "exclude": UNMIRRORED})
     try:
         yield p
     finally:

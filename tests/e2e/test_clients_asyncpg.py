@@ -18,15 +18,13 @@ import uuid
 import asyncpg
 import pytest
 
+from tests.conftest import scratch_database
+
 
 @pytest.fixture(scope="module")
 def db(origin):
-    name = "t_asyncpg_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
+    with scratch_database(origin, "asyncpg") as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

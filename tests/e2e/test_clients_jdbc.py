@@ -12,10 +12,11 @@ import glob
 import os
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import scratch_database
 
 JAVA_DIR = Path(__file__).parent / "java"
 SECTIONS = ["metadata", "prepared", "fetchsize", "batch", "errors", "warnings", "transactions"]
@@ -46,12 +47,8 @@ def probe(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def db(origin):
-    name = "t_jdbc_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
+    with scratch_database(origin, "jdbc") as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def run_probe(probe, port: int, db: str) -> dict[str, list[str]]:

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import psycopg
 import pytest
 
 from proxy.localpg import SUPERPASS, SUPERUSER
 
+from tests.conftest import scratch_database
+
 
 @pytest.fixture(scope="module")
 def db(origin):
-    name = "t_login_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
+    with scratch_database(origin, "login") as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

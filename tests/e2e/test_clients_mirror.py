@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 
 import psycopg
 import pytest
 from psycopg import pq
+
+from tests.conftest import scratch_database
 
 SCHEMA = """
 CREATE TABLE items (
@@ -56,28 +57,18 @@ PY_ALL_COLUMNS = QUERIES["all_columns"].replace("ORDER BY", "WHERE id > 0 ORDER 
 
 @pytest.fixture(scope="module")
 def db(origin):
-    name = "t_mirror_cli_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
-        with psycopg.connect(origin.dsn(name), autocommit=True) as conn:
-            conn.execute(SCHEMA)
+    with scratch_database(origin, "mirror_cli", SCHEMA) as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")
 def mirrored(origin, db, tmp_path_factory):
-    """pgaccel with a mirror of ``db`` (start_proxy cannot set [origin], so built here)."""
-    from proxy.config import from_dict
-    from proxy.server import ServerThread
-    from tests.conftest import Proxy
+    """pgaccel with a mirror of ``db``."""
+    from tests.conftest import start_proxy
 
     path = tmp_path_factory.mktemp("mirror") / "mirror.duckdb"
-    cfg = from_dict({"server": {"listen": "127.0.0.1:0", "shutdown_timeout": 2},
-                     "origin": {"dsn": origin.url(db)},
-                     "mirror": {"enabled": True, "path": str(path), "max_staleness": -1}})
-    p = Proxy(origin, ServerThread(cfg).start())
+    p = start_proxy(origin, origin={"dsn": origin.url(db)},
+                    mirror={"enabled": True, "path": str(path), "max_staleness": -1})
     try:
         yield p
     finally:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
 
 import psycopg
 import pytest
+
+from tests.conftest import scratch_database
 
 PSQL = shutil.which("psql") or "/usr/bin/psql"
 
@@ -49,14 +50,8 @@ INSERT INTO orders (customer_id, total, tags, meta) VALUES (1, 150, '{a,b}', '{"
 
 @pytest.fixture(scope="module")
 def db(origin):
-    name = "t_psql_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
-        with psycopg.connect(origin.dsn(name), autocommit=True) as conn:
-            conn.execute(SCHEMA)
+    with scratch_database(origin, "psql", SCHEMA) as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

@@ -20,18 +20,16 @@ import psycopg
 import pytest
 from psycopg import errors, pq, sql
 
+from tests.conftest import scratch_database
+
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
 def db(origin):
     """One database for this module (creating one per test costs more than the tests)."""
-    name = "t_psycopg_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
+    with scratch_database(origin, "psycopg") as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

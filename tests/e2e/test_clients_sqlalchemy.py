@@ -17,6 +17,8 @@ from sqlalchemy import (Column, ForeignKey, Integer, MetaData, String, Table, cr
                         inspect, select, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from tests.conftest import scratch_database
+
 SCHEMA = """
 CREATE TABLE authors (
     id serial PRIMARY KEY,
@@ -63,14 +65,8 @@ TABLES = ["authors", "books", "book_reviews", "moods"]
 
 @pytest.fixture(scope="module")
 def db(origin):
-    name = "t_sqla_" + uuid.uuid4().hex[:8]
-    origin.psql(f"CREATE DATABASE {name}")
-    try:
-        with psycopg.connect(origin.dsn(name), autocommit=True) as conn:
-            conn.execute(SCHEMA)
+    with scratch_database(origin, "sqla", SCHEMA) as name:
         yield name
-    finally:
-        origin.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,8 @@ import psycopg
 import pytest
 
 from proxy.localpg import SUPERPASS, SUPERUSER, LocalPostgres, free_port
-from tests.conftest import Proxy
+from tests.conftest import start_proxy
 from tests.faultproxy import FaultProxy
-
-
-def start_proxy(pg, **sections) -> Proxy:
-    """Like conftest.start_proxy, but an ``origin`` section may be given too."""
-    from proxy.config import from_dict
-    from proxy.server import ServerThread
-
-    data = {"server": {"listen": "127.0.0.1:0", "shutdown_timeout": 2}, "origin": {"dsn": pg.url()}}
-    for k, v in sections.items():
-        data.setdefault(k, {}).update(v)
-    return Proxy(pg, ServerThread(from_dict(data)).start())
 
 
 def _dsn_via(port: int) -> str:
