@@ -34,6 +34,7 @@ from .wire.messages import (BindComplete, CloseComplete, CommandComplete, NoData
 log = logging.getLogger(__name__)
 
 ROWS_PER_BATCH = 2048
+_BIND_COMPLETE = BindComplete().encode()
 # Postgres type names the planner uses for parameters -> OIDs (ParameterDescription)
 _TYPE_OIDS = {"bool": 16, "bytea": 17, "name": 19, "int8": 20, "int2": 21, "int4": 23, "text": 25,
               "oid": 26, "json": 114, "float4": 700, "float8": 701, "unknown": 705, "bpchar": 1042,
@@ -493,6 +494,50 @@ class Executor:
         if got and got[-1][0] == c.B_ERROR:
             st.failed = True
         return got
+
+    def answer_cached_batch(self, s, batch: list[tuple[bytes, bytes]]) -> bool:
+        """The synchronous fast path of an extended-protocol cache hit: a batch of exactly
+        Bind, [Describe portal], Execute (no row limit), Sync whose answer is stored and
+        servable. Writes BindComplete, [RowDescription], the stored rows, ReadyForQuery and
+        returns True; returns False having written nothing otherwise."""
+        rc = self.server.result_cache
+        if rc is None or s.status != c.TX_IDLE or s.settings_dirty or s.pending or s.unsynced:
+            return False
+        types = [t for t, _ in batch]
+        if types != [c.F_BIND, c.F_EXECUTE, c.F_SYNC] and \
+                types != [c.F_BIND, c.F_DESCRIBE, c.F_EXECUTE, c.F_SYNC]:
+            return False
+        if s.session_vars.get("pgaccel.cache", "on").lower() in ("off", "false", "0", "no"):
+            return False
+        m = decode_frontend(c.F_BIND, batch[0][1][5:])
+        ex = decode_frontend(c.F_EXECUTE, batch[-2][1][5:])
+        if ex.portal != m.portal or ex.max_rows:
+            return False
+        describe = len(batch) == 4
+        if describe:
+            d = decode_frontend(c.F_DESCRIBE, batch[1][1][5:])
+            if d.kind != b"P" or d.name != m.portal:
+                return False
+        stmt = s.statements.get(m.statement)
+        if stmt is None or stmt.local or s.decide_statement(stmt).target != "mirror" or not rc.usable(s):
+            return False
+        kc = rc.key_for(s, stmt.sql, m.params, m.param_formats, stmt.param_types, m.result_formats)
+        if kc is None:
+            return False
+        r = rc.lookup(s, kc[0])
+        if r is None:
+            return False
+        from .caching import split_payload
+
+        head, body = split_payload(r.entry.payload)
+        if not head:
+            return False
+        s.portals.pop(m.portal, None)
+        s.writer.write(b"".join((_BIND_COMPLETE, head if describe else b"", body,
+                                 ReadyForQuery(s.status).encode())))
+        STATS.statement(StatementEvent(s.id, "cache", "cache_hit" if r.state == "fresh" else "cache_stale_hit",
+                                       0.0, stmt.sql[:200], rows=r.entry.rows))
+        return True
 
     async def _on_parse(self, s, st, fb: bytes) -> None:
         m = decode_frontend(c.F_PARSE, fb[5:])

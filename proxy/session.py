@@ -741,6 +741,9 @@ class Session:
                     batch, local = self.batch, self.batch_local
                     self.batch, self.batch_bytes, self.batch_local = [], 0, False
                     if local and not self.unsynced:
+                        if not out and self.server.executor.answer_cached_batch(self, batch):
+                            i += 1
+                            continue    # answered from the result cache, synchronously
                         action = ("batch", batch)
                         break
                     for bt, bf in batch:
