@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import os
 import random
 import sys

@@ -75,7 +75,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import struct
 import time
 from dataclasses import dataclass

@@ -13,7 +13,7 @@ from .config import ConfigError, load
 log = logging.getLogger("pgaccel")
 
 
-def _config(args) -> "Config":
+def _config(args):
     overrides = {}
     if getattr(args, "listen", None):
         overrides["server.listen"] = args.listen

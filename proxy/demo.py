@@ -4,7 +4,6 @@ on Postgres and through pgaccel, then the psql command to try it yourself."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import tempfile

@@ -15,7 +15,6 @@ DuckDB does the expensive part: scanning and aggregating.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import struct
 import time
@@ -550,7 +549,7 @@ class Executor:
             s.writer.write(ParseComplete().encode())
             return
         s._track_relayed(c.F_PARSE, fb)
-        got = await self._forward(s, st, fb, (c.B_PARSE_COMPLETE,))
+        await self._forward(s, st, fb, (c.B_PARSE_COMPLETE,))
         if st.failed:
             s.statements.pop(m.statement, None)
 
@@ -858,7 +857,7 @@ class Executor:
 
     async def _on_sync(self, s, st) -> None:
         if st.forwarded:
-            got = await s.origin_roundtrip(frame(c.F_SYNC, b""), (c.B_READY_FOR_QUERY,), forward=True)
+            await s.origin_roundtrip(frame(c.F_SYNC, b""), (c.B_READY_FOR_QUERY,), forward=True)
         else:
             s.writer.write(ReadyForQuery(s.status).encode())
         if s.status == c.TX_IDLE:

@@ -23,7 +23,7 @@ from .errors import OriginUnavailable, PgError
 from .observe import STATS
 from .wire import codes as c
 from .wire.framing import FrameReader, frame
-from .wire.messages import (Authentication, CancelRequest, ErrorResponse, PasswordMessage,
+from .wire.messages import (CancelRequest, ErrorResponse, PasswordMessage,
                             StartupMessage, decode_backend)
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ import os
 import ssl
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import admin
@@ -44,9 +44,9 @@ from .origin import Upstream, UpstreamError, send_cancel
 from .wire import codes as c
 from .wire.framing import FrameReader, ProtocolViolation, frame
 from .wire.messages import (AUTH_OK_FRAME, Authentication, BackendKeyData, CancelRequest,
-                            ErrorResponse, GSSENCRequest, ParameterStatus, PasswordMessage,
+                            GSSENCRequest, ParameterStatus, PasswordMessage,
                             ReadyForQuery, SSLRequest, StartupMessage, decode_backend,
-                            decode_frontend, decode_startup, error_fields)
+                            decode_startup)
 
 if TYPE_CHECKING:
     from .server import Server

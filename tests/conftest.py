@@ -7,7 +7,6 @@ No mocks: every end-to-end test talks to a real Postgres through the real proxy.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 
 import psycopg

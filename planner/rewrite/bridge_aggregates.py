@@ -13,7 +13,7 @@ from .numeric_division import fill
 
 
 # --------------------------------------------------------------- aggregates
-def _agg_arg(b, node) -> tuple[exp.Expression, PgType]:
+def _agg_arg(b, node) -> tuple[exp.Expression, T.PgType]:
     arg = node.this
     if isinstance(arg, exp.Distinct):
         if len(arg.expressions) != 1:

@@ -8,7 +8,7 @@ from sqlglot import exp
 from .. import pgtypes as T
 from ..pgtypes import PgType
 from ..reasons import Refuse
-from .bridge_common import INTERVAL_UNITS, ORDERING, Source, _INT_STR, ds_of, num_type
+from .bridge_common import INTERVAL_UNITS, ORDERING, Env, Source, _INT_STR, ds_of, num_type
 from . import numeric_division as nd
 
 

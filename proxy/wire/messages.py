@@ -7,7 +7,7 @@ Field names follow the protocol documentation. Pure: no I/O.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from . import codes as c

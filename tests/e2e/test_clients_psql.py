@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 
-import psycopg
 import pytest
 
 from tests.conftest import scratch_database

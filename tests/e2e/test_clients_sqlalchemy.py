@@ -11,7 +11,6 @@ import datetime as dt
 import decimal
 import uuid
 
-import psycopg
 import pytest
 from sqlalchemy import (Column, ForeignKey, Integer, MetaData, String, Table, create_engine, func, insert,
                         inspect, select, text)

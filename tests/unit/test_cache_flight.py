@@ -4,7 +4,6 @@ import asyncio
 import logging
 import time
 
-import pytest
 
 from cache.flight import Refresher, SingleFlight
 

@@ -9,7 +9,7 @@ import time
 import duckdb
 import pytest
 
-from planner import DUCKDB_MACROS, REASONS, Planner, Route, SessionContext, install_macros
+from planner import REASONS, Planner, Route, SessionContext, install_macros
 from planner.reasons import Refuse
 from planner.testing import make_catalog
 from tests.unit.test_planner_fixtures import CASES
