@@ -103,6 +103,9 @@ class MirrorConfig:
     poll_interval: float = 0.25
     # WAL bytes the slot may hold back on the origin before pgaccel logs a warning (0: never warn)
     max_retained_wal: int = 1 << 30
+    # mode watermark: per table "schema.table" -> {kind = "append" | "updated_at" | "full", ...}
+    # (see config.example.toml and mirror/watermark.py)
+    watermark: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ _CHOICES = {
     ("server", "log_format"): {"text", "json"},
     ("tls", "mode"): {"disable", "allow", "require"},
     ("auth", "method"): {"scram-sha-256", "md5", "trust", "passthrough"},
-    ("mirror", "mode"): {"snapshot", "logical"},
+    ("mirror", "mode"): {"snapshot", "logical", "watermark"},
 }
 _SIZES = {("server", "max_message_size"), ("cache", "max_bytes"), ("cache", "max_entry_bytes"),
           ("cache", "memory_bytes"), ("mirror", "max_retained_wal")}

@@ -189,6 +189,11 @@ class Server:
             except Exception as e:  # no logical replication here: freshness is the snapshot's age
                 log.warning("mirror change capture unavailable (%s); tables count as fresh "
                             "for max_staleness after each snapshot only", e)
+        elif m.mode == "watermark":
+            from mirror.watermark import WatermarkTracker
+
+            tracker = self.mirror.freshness = WatermarkTracker(self.mirror, dsn, m.watermark,
+                                                               interval=m.poll_interval)
         await self._open_result_cache()   # before the first poll: it hears every change
         if tracker is not None:
             tracker.start()
@@ -198,7 +203,7 @@ class Server:
                                             progress=lambda *a: log.info("sync: %s", " ".join(map(str, a))))
             log.info("mirror snapshot done: %s", report)
         tracker = getattr(self.mirror, "freshness", None)
-        if tracker is not None and tracker.mode == "logical":
+        if tracker is not None and tracker.mode in ("logical", "watermark"):
             try:   # verify freshness now, not at the first poll, so serving starts fresh
                 await self.mirror.run(tracker.poll_once)
             except Exception as e:
