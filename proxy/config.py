@@ -87,6 +87,7 @@ class MirrorConfig:
     # tables to leave out, same syntax
     exclude: list = field(default_factory=list)
     # logical: snapshot, then apply the origin's changes from a logical replication slot;
+    # watermark: per-table polling by an append key / updated_at column / full re-copy (mirror.watermark);
     # snapshot: copy only (answers are fresh for max_staleness after each sync)
     mode: str = "logical"
     # take a snapshot when serve starts if the mirror file has none
