@@ -26,17 +26,9 @@ from mirror.catalog import MirrorCatalog
 
 def postgres_scanner_path() -> str:
     """The postgres scanner shipped in the pip package (INSTALL cannot download here)."""
-    import duckdb_extension_postgres_scanner as pkg
+    from mirror.extensions import extension_path
 
-    base = os.path.join(os.path.dirname(pkg.__file__), "extensions")
-    path = os.path.join(base, f"v{duckdb.__version__}", "postgres_scanner.duckdb_extension")
-    if not os.path.exists(path):
-        found = [os.path.join(base, d, "postgres_scanner.duckdb_extension") for d in sorted(os.listdir(base))]
-        found = [f for f in found if os.path.exists(f)]
-        if not found:
-            raise RuntimeError(f"postgres_scanner extension not found under {base}")
-        path = found[-1]
-    return path
+    return extension_path("postgres")
 
 
 class MirrorEngine:
