@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 ALIAS = "__pgaccel_wm"
 KINDS = ("append", "updated_at", "full")
-_OPTIONS = {"kind", "column", "key", "every", "deletes_every", "overlap"}
+_OPTIONS = {"kind", "column", "key", "every", "deletes_every", "overlap", "priority"}
 _STAGE = "__pgaccel_wm_stage"
 _KEYS = "__pgaccel_wm_keys"
 
@@ -136,6 +136,10 @@ def parse_specs(raw: dict, default_every: float) -> dict[tuple[str, str], dict]:
         spec["every"] = _duration(v.get("every", "5m" if kind == "full" else default_every), f"{name}.every")
         if spec["every"] <= 0:
             raise WatermarkConfigError(f"mirror.watermark.{name}.every: must be positive")
+        prio = v.get("priority", 0)
+        if not isinstance(prio, int) or isinstance(prio, bool):
+            raise WatermarkConfigError(f"mirror.watermark.{name}.priority: expected an integer")
+        spec["priority"] = prio
         out[key] = spec
     return out
 
@@ -176,6 +180,7 @@ class WatermarkTracker:
         self._oc = None
         self.table_errors: dict[tuple[str, str], str] = {}
         self.last_error: str | None = None
+        self.last_poll_order: list[tuple[str, str]] = []   # the tables of the last poll, in order
         self.polls = 0
         self.applied_rows = 0
         self.last_changed: set[tuple[str, str]] = set()
@@ -300,10 +305,13 @@ class WatermarkTracker:
         with self._lock:
             now = time.monotonic()
             catalog = self.engine.catalog
-            due = [k for k, st in self._state.items()
-                   if k in catalog.tables and (force or st.next_due <= now)]
+            # tables due together are polled highest priority first (then the longest overdue)
+            due = sorted((k for k, st in self._state.items()
+                          if k in catalog.tables and (force or st.next_due <= now)),
+                         key=lambda k: (-self.specs[k]["priority"], self._state[k].next_due))
             if not due:
                 return changed
+            self.last_poll_order = list(due)
             try:
                 self._check_schema(catalog, due)
                 self.last_error = None

@@ -38,6 +38,7 @@ def wm(origin, fresh_db, origin_conn, tmp_path):
         "watermark": {
             "public.events": {"kind": "append", "column": "id", "overlap": "0.3s"},
             "users": {"kind": "updated_at", "column": "updated_at", "key": "id", "deletes_every": "0s",
+                      "priority": 10,
                       "overlap": "0.3s"},
             "public": {"prices": {"kind": "full", "every": "1h"}},
         }})
@@ -77,11 +78,21 @@ def test_the_specs_are_parsed_and_checked():
     assert s[("public", "a")]["every"] == 0.25
     assert s[("public", "b")]["key"] == ("k1", "k2") and s[("public", "b")]["deletes_every"] < 0
     assert s[("s", "c")]["every"] == 300
+    assert s[("public", "a")]["priority"] == 0
+    assert parse_specs({"a": {"kind": "full", "priority": 5}}, 0.25)[("public", "a")]["priority"] == 5
     for bad in ({"a": {"kind": "nope"}}, {"a": {"kind": "append"}},
                 {"a": {"kind": "updated_at", "column": "u"}}, {"a": {"kind": "full", "evry": "1s"}},
-                {"a": {"kind": "full", "every": "soon"}}):
+                {"a": {"kind": "full", "every": "soon"}}, {"a": {"kind": "full", "priority": "high"}}):
         with pytest.raises(WatermarkConfigError):
             parse_specs(bad, 0.25)
+
+
+def test_tables_due_together_are_polled_highest_priority_first(wm):
+    p, _ = wm
+    tr = p.server.mirror.freshness
+    tr.poll_once(force=True)
+    assert tr.last_poll_order[0] == ("public", "users")
+    assert set(tr.last_poll_order) == {("public", "users"), ("public", "events"), ("public", "prices")}
 
 
 def test_append_updated_at_and_full_tables_follow_the_origin(wm, origin_conn):
