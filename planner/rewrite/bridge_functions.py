@@ -265,7 +265,12 @@ def f_date_trunc(b, node):
         raise Refuse("unsupported_construct", "date_trunc with a time zone")
     t = b.expr(node.this)
     if t.name == "date":
-        node.set("this", _cast(node.this.copy(), "TIMESTAMPTZ"))
+        if unit.name.upper() in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
+            # Postgres truncates the date's local midnight; for whole days and longer that
+            # is the midnight of the truncated date: truncate the DATE (cheap), then cast
+            node.replace(_cast(node.copy(), "TIMESTAMPTZ"))
+        else:
+            node.set("this", _cast(node.this.copy(), "TIMESTAMPTZ"))
         return PgType("timestamptz")
     if t.name in ("timestamp", "timestamptz"):
         return t

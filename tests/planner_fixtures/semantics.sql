@@ -104,7 +104,7 @@ SELECT count(*) FROM customers WHERE signup_date >= '01/02/2024'
 
 -- title: date_trunc of a date works on timestamptz in Postgres
 -- expect: mirror mirror_eligible read
--- duckdb: SELECT DATE_TRUNC('MONTH', CAST("customers"."signup_date" AS TIMESTAMPTZ)) AS "date_trunc" FROM "public"."customers" AS "customers"
+-- duckdb: SELECT CAST(DATE_TRUNC('MONTH', "customers"."signup_date") AS TIMESTAMPTZ) AS "date_trunc" FROM "public"."customers" AS "customers"
 SELECT date_trunc('month', signup_date) FROM customers
 
 -- title: extract returns numeric

@@ -159,3 +159,7 @@ SELECT a.id, b.id FROM typed a JOIN typed b ON a.iv < b.iv WHERE a.id IN (1, 112
 
 -- title: max of intervals with mixed-sign fields between rows
 SELECT max(iv), min(iv) FROM typed WHERE id IN (1, 112)
+
+-- title: date_trunc of a date by day, week, quarter and year across DST
+-- tz: America/New_York
+SELECT id, date_trunc('day', d), date_trunc('week', d), date_trunc('quarter', d), date_trunc('year', d) FROM typed ORDER BY id
