@@ -59,6 +59,7 @@ import psycopg
 
 from mirror.catalog import MirrorCatalog, MirrorTable
 from mirror.freshness import _SCHEMA_SQL, columns_hash
+from mirror.snapshot import _TYPES_SQL
 from mirror.types import PgType, map_type, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,6 @@ _COLUMNS_SQL = """
 SELECT a.attname, a.atttypid, a.atttypmod, a.attndims
 FROM pg_catalog.pg_attribute a
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
-"""
-_TYPES_SQL = """
-SELECT t.oid, pg_catalog.format_type(t.oid, NULL), t.typtype, t.typelem, t.typcategory, t.typbasetype,
-       t.typtypmod, quote_ident(pn.nspname) || '.' || quote_ident(p.proname),
-       CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) ELSE '' END
-FROM pg_catalog.pg_type t JOIN pg_catalog.pg_proc p ON p.oid = t.typoutput
-JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 """
 
 

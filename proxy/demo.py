@@ -70,8 +70,8 @@ def run_demo(args) -> int:
         direct = pg.dsn()
         proxied = f"host=127.0.0.1 port={st.port} dbname=postgres user={SUPERUSER} password={SUPERPASS}"
         print()
-        print(f"| query | Postgres ms | pgaccel ms | speedup | route | same rows |")
-        print(f"|---|---:|---:|---:|---|---|")
+        print("| query | Postgres ms | pgaccel ms | speedup | route | same rows |")
+        print("|---|---:|---:|---:|---|---|")
         with psycopg.connect(proxied, autocommit=True) as c:
             for title, sql in DASHBOARD:
                 route = c.execute("EXPLAIN (ROUTE) " + sql).fetchone()

@@ -338,31 +338,19 @@ class Executor:
             if key in rc.flight:
                 payload = await self._join(s, rc, key)
                 if payload is not None:
-                    s.cache_answered = True
-                    s.writer.write(payload + ReadyForQuery(s.status).encode())
-                    STATS.statement(StatementEvent(s.id, "cache", "cache_joined", 0.0, sql[:200]))
+                    self._send_joined(s, payload, sql)
                     return True
-            state = {"mine": False, "fallback": None}
-
-            async def compute():
-                state["mine"] = True
-                return await self._simple_on_mirror(s, sql, kc, state)
-            try:
-                payload = await rc.flight.run(key, compute, not_before=rc.not_before(s))
-            except Exception:
-                if state["mine"]:
-                    raise
-                payload = None
-            if state["mine"]:
+            state = {"fallback": None}
+            ran_here, payload = await self._single_flight(
+                rc, s, key, lambda: self._simple_on_mirror(s, sql, kc, state))
+            if ran_here:
                 if state["fallback"] is not None:
                     s.fallback_reason = state["fallback"]
                     return False
                 return True
             if payload is not None:
                 rc.counts["joined"] += 1
-                s.cache_answered = True
-                s.writer.write(payload + ReadyForQuery(s.status).encode())
-                STATS.statement(StatementEvent(s.id, "cache", "cache_joined", 0.0, sql[:200]))
+                self._send_joined(s, payload, sql)
                 return True
             kc = None
         state = {"mine": True, "fallback": None}
@@ -371,6 +359,30 @@ class Executor:
             s.fallback_reason = state["fallback"]
             return False
         return True
+
+    @staticmethod
+    async def _single_flight(rc, s, key, compute) -> tuple[bool, bytes | None]:
+        """Run ``compute`` once for every session asking for ``key`` at the same time.
+        Returns (ran_here, payload): ran_here when this session computed it (its errors
+        propagate); otherwise the payload another session computed, or None if that failed."""
+        ran = False
+
+        async def mine():
+            nonlocal ran
+            ran = True
+            return await compute()
+        try:
+            payload = await rc.flight.run(key, mine, not_before=rc.not_before(s))
+        except Exception:
+            if ran:
+                raise
+            return False, None
+        return ran, payload
+
+    def _send_joined(self, s, payload: bytes, sql: str) -> None:
+        s.cache_answered = True
+        s.writer.write(payload + ReadyForQuery(s.status).encode())
+        STATS.statement(StatementEvent(s.id, "cache", "cache_joined", 0.0, sql[:200]))
 
     def _send_hit(self, s, r, sql: str) -> None:
         s.cache_answered = True
@@ -695,7 +707,7 @@ class Executor:
                                            (time.perf_counter() - t0) * 1000, lp.statement.sql[:200]))
             return
         if lp.done:
-            s.writer.write(CommandComplete(f"SELECT 0").encode())
+            s.writer.write(CommandComplete("SELECT 0").encode())
             return
         if lp.cached is not None:
             head, body, r = lp.cached
@@ -711,19 +723,10 @@ class Executor:
             return
         rc = self.server.result_cache
         if lp.execution is None and lp.cache is not None and not max_rows and rc is not None:
-            key = lp.cache[0]
-            state = {"mine": False}
-
-            async def compute():
-                state["mine"] = True
-                return await self._execute_on_mirror(s, st, lp, name, fb, max_rows, t0, capture=True)
-            try:
-                payload = await rc.flight.run(key, compute, not_before=rc.not_before(s))
-            except Exception:
-                if state["mine"]:
-                    raise
-                payload = None
-            if state["mine"]:
+            ran_here, payload = await self._single_flight(
+                rc, s, lp.cache[0],
+                lambda: self._execute_on_mirror(s, st, lp, name, fb, max_rows, t0, capture=True))
+            if ran_here:
                 return
             if payload is not None:
                 from .caching import split_payload

@@ -161,25 +161,18 @@ class Upstream:
 
     async def simple_query(self, sql: str) -> list[tuple[str | None, ...]]:
         """Run one statement while nobody else reads this connection; text rows."""
-        self.writer.write(frame(c.F_QUERY, sql.encode() + b"\0"))
         fr = FrameReader()
-        rows: list[tuple[str | None, ...]] = []
-        err: ErrorResponse | None = None
-        while True:
-            t, body = await self.read_frame(fr)
-            if t == c.B_DATA_ROW:
-                m = decode_backend(t, body)
-                rows.append(tuple(None if v is None else v.decode() for v in m.values))
-            elif t == c.B_ERROR:
-                err = decode_backend(t, body)
-            elif t == c.B_PARAMETER_STATUS:
+
+        async def next_frame():
+            while True:
+                t, body = await self.read_frame(fr)
+                if t != c.B_PARAMETER_STATUS:
+                    return t, body
                 m = decode_backend(t, body)
                 self.params[m.name] = m.value
-            elif t == c.B_READY_FOR_QUERY:
-                self.status = body[:1]
-                if err:
-                    raise PgError(err.message or "origin error", sqlstate=err.sqlstate)
-                return rows
+
+        rows, self.status = await query_rows(self.writer.write, next_frame, sql)
+        return rows
 
     def close(self) -> None:
         self.broken = True
@@ -191,6 +184,25 @@ class Upstream:
             self.writer.close()
         except Exception:
             pass
+
+
+async def query_rows(write, next_frame, sql: str) -> tuple[list[tuple[str | None, ...]], bytes]:
+    """Send a simple Query with ``write`` and read its answer with ``next_frame``: the
+    text rows and the transaction status. An ErrorResponse raises PgError (its SQLSTATE)."""
+    write(frame(c.F_QUERY, sql.encode() + b"\0"))
+    rows: list[tuple[str | None, ...]] = []
+    err: ErrorResponse | None = None
+    while True:
+        t, body = await next_frame()
+        if t == c.B_DATA_ROW:
+            m = decode_backend(t, body)
+            rows.append(tuple(None if v is None else v.decode() for v in m.values))
+        elif t == c.B_ERROR:
+            err = decode_backend(t, body)
+        elif t == c.B_READY_FOR_QUERY:
+            if err:
+                raise PgError(err.message or "origin error", sqlstate=err.sqlstate)
+            return rows, body[:1]
 
 
 async def send_cancel(host: str, port: int, pid: int, secret: int) -> None:

@@ -40,7 +40,7 @@ from . import admin
 from .errors import (InvalidAuthorization, InvalidPassword, OriginUnavailable, PgError,
                      ProtocolError, TooManyConnections)
 from .observe import STATS, StatementEvent
-from .origin import Upstream, UpstreamError, send_cancel
+from .origin import Upstream, UpstreamError, query_rows, send_cancel
 from .wire import codes as c
 from .wire.framing import FrameReader, ProtocolViolation, frame
 from .wire.messages import (AUTH_OK_FRAME, Authentication, BackendKeyData, CancelRequest,
@@ -946,20 +946,8 @@ class Session:
 
     async def internal_query(self, sql: str) -> list[tuple]:
         """Run a statement of pgaccel's own on the session's origin connection (captured)."""
-        self.upstream.writer.write(frame(c.F_QUERY, sql.encode() + b"\0"))
-        rows, err = [], None
-        while True:
-            t, body = await self.origin_frame()
-            if t == c.B_DATA_ROW:
-                m = decode_backend(t, body)
-                rows.append(tuple(None if v is None else v.decode() for v in m.values))
-            elif t == c.B_ERROR:
-                err = decode_backend(t, body)
-            elif t == c.B_READY_FOR_QUERY:
-                self.status = body[:1]
-                if err:
-                    raise PgError(err.message or "error", sqlstate=err.sqlstate)
-                return rows
+        rows, self.status = await query_rows(self.upstream.writer.write, self.origin_frame, sql)
+        return rows
 
     async def _local_query(self, sql: str, route, raw_frame: bytes) -> None:
         """A simple-protocol Query answered by pgaccel (admin, mirror)."""
