@@ -60,6 +60,12 @@ class MirrorTable:
     snapshot_xmin: int = 0
     snapshot_xmax: int = 0
     snapshot_xip: tuple[int, ...] = ()
+    # federation (mirror/sources.py): the source a table belongs to ("" for the origin); the
+    # DuckDB catalog (attached database) holding it; where a live scanner reads it
+    # (catalog, schema, table), when the planner's copy is a mirrored one
+    source: str = ""
+    duckdb_catalog: str = ""
+    live: tuple[str, str, str] = ()
 
     def column(self, name: str) -> MirrorColumn | None:
         for c in self.columns:
@@ -73,7 +79,8 @@ class MirrorTable:
 
     @property
     def qualified_duckdb_name(self) -> str:
-        return f'"{self.duckdb_schema.replace(chr(34), chr(34) * 2)}"."{self.duckdb_name.replace(chr(34), chr(34) * 2)}"'
+        parts = ((self.duckdb_catalog,) if self.duckdb_catalog else ()) + (self.duckdb_schema, self.duckdb_name)
+        return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
 
     def snapshot_includes(self, xid: int) -> bool:
         """Whether a committed transaction (full 64-bit xid) is visible in this table's snapshot."""

@@ -58,7 +58,8 @@ class Classification:
     """What a read statement touches; `tables` maps each real table node to its mirror table."""
 
     tables: list[tuple[exp.Table, object]] = field(default_factory=list)
-    names: frozenset[tuple[str, str]] = frozenset()
+    names: frozenset[tuple[str, str]] = frozenset()        # origin (mirrored) tables
+    sources: frozenset[str] = frozenset()                   # federation sources read
 
 
 def check_not_write(tree: exp.Expression) -> None:
@@ -93,13 +94,57 @@ def _real_tables(tree: exp.Expression) -> list[exp.Table]:
     return found
 
 
+def _folded(ident) -> str:
+    """An identifier as Postgres resolves it: unquoted names fold to lower case."""
+    if isinstance(ident, exp.Identifier):
+        return ident.name if ident.quoted else ident.name.lower()
+    return ident.name if ident is not None else ""
+
+
+def source_of(t: exp.Table, sources) -> tuple[str, str | None] | None:
+    """(source, schema or None for its default schema) when a table node names a
+    federation source: ``NAME.schema.table`` or ``NAME.table``."""
+    if not sources:
+        return None
+    if t.args.get("catalog") is not None:
+        name = _folded(t.args["catalog"])
+        return (name, _folded(t.args.get("db"))) if name in sources else None
+    if t.args.get("db") is not None:
+        name = _folded(t.args["db"])
+        return (name, None) if name in sources else None
+    return None
+
+
+def references_sources(tree: exp.Expression, catalog) -> frozenset[str]:
+    sources = getattr(catalog, "sources", None)
+    if not sources:
+        return frozenset()
+    found = set()
+    for t in tree.find_all(exp.Table):
+        s = source_of(t, sources)
+        if s is not None:
+            found.add(s[0])
+    return frozenset(found)
+
+
 def resolve_tables(tree: exp.Expression, ctx, catalog) -> Classification:
     tables = _real_tables(tree)
     out = Classification()
     names: set[tuple[str, str]] = set()
+    sources = getattr(catalog, "sources", None)
+    used: set[str] = set()
     for t in tables:
         if not isinstance(t.this, exp.Identifier):
             raise Refuse("unsupported_construct", f"table function {t.this.sql('postgres')[:40]}")
+        src = source_of(t, sources)
+        if src is not None:
+            used.add(src[0])
+            mt = catalog.source_table(src[0], src[1], _folded(t.this))
+            if mt is None:
+                where = f"{src[0]}.{src[1]}" if src[1] is not None else src[0]
+                raise Refuse("source_table_unknown", f'relation "{where}.{_folded(t.this)}" does not exist')
+            out.tables.append((t, mt))
+            continue
         if t.args.get("catalog"):
             raise Refuse("table_not_mirrored", f"database-qualified name {t.sql('postgres')}")
         name = t.name
@@ -130,6 +175,7 @@ def resolve_tables(tree: exp.Expression, ctx, catalog) -> Classification:
         out.tables.append((t, mt))
         names.add((mt.schema, mt.name))
     out.names = frozenset(names)
+    out.sources = frozenset(used)
     return out
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 REASONS: dict[str, str] = {
     # -- mirror ------------------------------------------------------------
     "mirror_eligible": "a pure read of mirrored tables whose DuckDB translation is proven equivalent",
+    # -- federation (runs in DuckDB: the origin cannot read another source) -------
+    "federation": "reads tables of a federation source: runs in DuckDB over the mirror, source copies and live scanners",
+    "source_table_unknown": "names a table of a federation source that the source does not expose",
     # -- admin (answered by pgaccel itself) ----------------------------------
     "explain_route": "EXPLAIN (ROUTE) <statement>: pgaccel reports the route of the inner statement",
     "pgaccel_setting": "SET/RESET/SHOW pgaccel.<name>: a pgaccel session setting",
@@ -45,6 +48,7 @@ REASONS: dict[str, str] = {
 }
 
 MIRROR_REASONS = frozenset({"mirror_eligible"})
+FEDERATION_REASONS = frozenset({"federation"})
 ADMIN_REASONS = frozenset({"explain_route", "pgaccel_setting"})
 
 

@@ -87,7 +87,7 @@ class SessionContext:
 
 @dataclass(frozen=True)
 class Route:
-    target: str                      # "origin" | "mirror" | "admin"
+    target: str                      # "origin" | "mirror" | "admin" | "federation"
     reason: str
     detail: str = ""
     sql: str | None = None           # for "mirror": the DuckDB SQL ($1, $2 … parameters)
@@ -105,6 +105,12 @@ class Route:
     # non-empty, fetch the whole result before sending the first row: a guard that
     # fires mid-stream must still fall back, not reach the client as an error.
     runtime_checks: tuple[str, ...] = field(default=())
+    # For "federation": the sources the statement reads, and the DuckDB SQL reading every
+    # table live (source scanners, the origin through ``_pgaccel_origin``) for when a
+    # mirrored copy is too stale. A "federation" route without ``sql`` is a refusal:
+    # the client gets an error (the origin cannot run a query that names a source).
+    sources: frozenset[str] = field(default=frozenset())
+    live_sql: str | None = None
 
 
 def origin(reason: str, kind: str, detail: str = "", tables=frozenset()) -> Route:
@@ -156,6 +162,10 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
                       "ddl" if r.reason == "ddl_statement" else "read", r.detail)
     if parse.has_locking_clause(tokens):
         return origin("locking_clause", "read", "FOR UPDATE/SHARE")
+    # federation: a read naming a source table runs in DuckDB or not at all
+    srcs = classify.references_sources(tree, catalog)
+    if srcs:
+        return _plan_federated(tree, tokens, ctx, catalog, srcs)
     # 5. transactions
     if ctx.in_transaction:
         return origin("in_transaction", "read")
@@ -189,6 +199,59 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
     params = tuple(env.params[i] for i in range(1, len(env.params) + 1))
     return Route("mirror", "mirror_eligible", "", duck, tables, "read", env.columns, params,
                  tuple(sorted(env.runtime_checks)))
+
+
+ORIGIN_LIVE_CATALOG = "_pgaccel_origin"
+
+
+def _refused(reason: str, detail: str, srcs) -> Route:
+    return Route("federation", reason, detail, None, frozenset(), "read", sources=frozenset(srcs))
+
+
+def _plan_federated(tree, tokens, ctx, catalog, srcs) -> Route:
+    """A read that names a source table (see mirror/sources.py). Same checks and the same
+    translation as a mirror read; what cannot run in DuckDB is refused with the reason."""
+    if parse.has_locking_clause(tokens):
+        return _refused("locking_clause", "FOR UPDATE/SHARE cannot lock source rows", srcs)
+    try:
+        found = classify.resolve_tables(tree, ctx, catalog)
+        classify.check_functions(tree)
+    except Refuse as r:
+        return _refused(r.reason, r.detail, srcs)
+    if ctx.in_transaction and found.names:
+        return _refused("in_transaction", "a query across sources reads origin tables from the mirror, "
+                        "which cannot see this transaction's snapshot", srcs)
+    work = tree.copy()
+    marks = {id(t): (mt.schema, mt.name) for t, mt in found.tables}
+    for src, dst in zip(tree.walk(), work.walk()):
+        if isinstance(src, exp.Table) and id(src) in marks:
+            dst.meta["mirror_table"] = marks[id(src)]
+    mirror_tables = {(mt.schema, mt.name): mt for _, mt in found.tables}
+    env = Env(ctx=ctx, catalog=catalog, bytewise=is_bytewise(getattr(catalog, "collation", "")),
+              mirror_tables=mirror_tables)
+    try:
+        work = apply_rules(work, env)
+        live_tree = work.copy()
+        duck = to_duckdb_sql(work)
+        live = None
+        if any(getattr(mt, "live", ()) or not getattr(mt, "source", "") for mt in mirror_tables.values()):
+            for t in live_tree.find_all(exp.Table):
+                key = t.meta.get("mirror_table")
+                mt = mirror_tables.get(key) if key is not None else None
+                if mt is None or (mt.source and not mt.live):
+                    continue
+                cat, sch, name = mt.live if mt.source else (ORIGIN_LIVE_CATALOG, mt.schema, mt.name)
+                t.set("catalog", exp.to_identifier(cat, quoted=True))
+                t.set("db", exp.to_identifier(sch, quoted=True))
+                t.set("this", exp.to_identifier(name, quoted=True))
+            live = to_duckdb_sql(live_tree)
+    except Refuse as r:
+        return _refused(r.reason, r.detail, srcs)
+    except (SqlglotError, RecursionError) as e:
+        return _refused("unsupported_construct", f"translation failed: {e}", srcs)
+    params = tuple(env.params[i] for i in range(1, len(env.params) + 1))
+    return Route("federation", "federation", ", ".join(sorted(srcs)), duck, found.names, "read", env.columns,
+                 params, tuple(sorted(env.runtime_checks)), frozenset(srcs), live)
 
 
 _LITERALS = frozenset((TokenType.STRING, TokenType.NUMBER, TokenType.NATIONAL_STRING,

@@ -32,6 +32,9 @@ class MirrorTable:
     snapshot_lsn: str = ""
     rls_enabled: bool = False
     table_oid: int = 0
+    source: str = ""
+    duckdb_catalog: str = ""
+    live: tuple = ()
 
     def column(self, name: str) -> MirrorColumn | None:
         for c in self.columns:
@@ -45,9 +48,19 @@ class MirrorCatalog:
     version: int
     tables: dict[tuple[str, str], MirrorTable] = field(default_factory=dict)
     collation: str = "C.UTF-8"
+    # federation: (source, schema, table) -> MirrorTable; a source's default schema
+    source_tables: dict = field(default_factory=dict)
+    default_schemas: dict = field(default_factory=dict)
 
     def get(self, schema: str, name: str) -> MirrorTable | None:
         return self.tables.get((schema, name))
+
+    @property
+    def sources(self) -> frozenset:
+        return frozenset(self.default_schemas)
+
+    def source_table(self, source: str, schema: str | None, name: str) -> MirrorTable | None:
+        return self.source_tables.get((source, schema or self.default_schemas.get(source), name))
 
 
 def table(schema: str, name: str, cols: str, *, duckdb_schema: str | None = None,
@@ -101,4 +114,21 @@ def make_catalog(collation: str = "C.UTF-8", version: int = 1) -> MirrorCatalog:
         unfaithful = ("payload",) if name == "events" else ()
         cat.tables[(schema, name)] = table(schema, name, cols, unfaithful=unfaithful,
                                            rls=(name == "secrets"))
+    # two federation sources: a live MySQL CRM and a mirrored copy of Parquet files
+    for (src, schema, name), cols in SOURCE_SCHEMA.items():
+        live = (f"_src_{src}", schema, name)
+        mirrored = src == "files"
+        t = table(f"{src}.{schema}", name, cols)
+        cat.source_tables[(src, schema, name)] = MirrorTable(
+            t.schema, name, t.columns, "_pgaccel_src" if mirrored else schema,
+            f"{src}.{schema}.{name}" if mirrored else name, source=src,
+            duckdb_catalog="" if mirrored else live[0], live=live if mirrored else ())
+        cat.default_schemas[src] = schema
     return cat
+
+
+SOURCE_SCHEMA = {
+    ("crm", "crm", "accounts"): "id integer, customer_id integer, plan text, mrr numeric(10,2), "
+                                "opened timestamp without time zone",
+    ("files", "main", "clicks"): "customer_id bigint, url text, at timestamp without time zone",
+}

@@ -23,6 +23,7 @@ SETTABLE = {
 
 # SHOW pgaccel.freshness: one row per mirrored table (retained_wal: bytes of WAL the
 # replication slot holds back on the origin, the same on every row)
+SOURCES_COLUMNS = ["source", "kind", "state", "mirror", "tables", "lag_seconds", "last_error"]
 FRESHNESS_COLUMNS = ["table", "lag_seconds", "verified_at", "mode", "dirty", "rows", "last_error", "retained_wal"]
 
 _SET_RE = re.compile(r"^\s*set\s+(?:session\s+)?pgaccel\.(\w+)\s*(?:=|\bto\b)\s*(.+?)\s*;?\s*$", re.I | re.S)
@@ -53,9 +54,9 @@ def columns_for(route) -> list[str] | None:
     if route.kind == "pgaccel_show":
         m = _SHOW_RE.match(route.detail or "")
         name = m.group(1).lower() if m else (route.detail or "value").lower()
-        if name in ("stats", "freshness", "settings", "cache"):
+        if name in ("stats", "freshness", "settings", "cache", "sources"):
             return {"stats": ["name", "value"], "cache": ["name", "value"], "settings": ["name", "setting", "description"],
-                    "freshness": FRESHNESS_COLUMNS}[name]
+                    "freshness": FRESHNESS_COLUMNS, "sources": SOURCES_COLUMNS}[name]
         return [name]
     return None
 
@@ -120,6 +121,9 @@ def run(session, sql: str, route) -> AdminResult:
         if name == "freshness":
             return AdminResult(FRESHNESS_COLUMNS,
                                freshness_rows(session.server), "SHOW")
+        if name == "sources":
+            fed = session.server.federation
+            return AdminResult(SOURCES_COLUMNS, fed.rows() if fed is not None else [], "SHOW")
         if name in SETTABLE:
             return AdminResult([name], [(session.session_vars.get("pgaccel." + name, ""),)], "SHOW")
         raise PgError(f'unrecognized configuration parameter "pgaccel.{name}"', sqlstate="42704")
@@ -127,10 +131,17 @@ def run(session, sql: str, route) -> AdminResult:
 
 
 def freshness_rows(server) -> list[tuple]:
+    out = []
+    fed = server.federation
+    if fed is not None:   # mirrored sources: one row per copied table
+        for st in fed.states.values():
+            for (schema, name), (at, rows, _mark) in sorted(st.copies.items()):
+                out.append((f"{st.name}.{schema}.{name}", f"{max(0.0, time.time() - at):.3f}",
+                            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), f"source {st.cfg.mirror}",
+                            "f", rows, st.error or None, None))
     eng = server.mirror
     if eng is None:
-        return []
-    out = []
+        return out
     tracker = getattr(server.executor, "freshness", None)
     wal = getattr(tracker, "retained_wal", None)
     for (schema, name), t in sorted(eng.catalog.tables.items()):

@@ -129,6 +129,36 @@ class CacheConfig:
     allowlist: list = field(default_factory=list)
 
 
+SOURCE_KINDS = ("postgres", "mysql", "sqlite", "parquet", "csv")
+SOURCE_MIRROR_MODES = ("live", "full", "append")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``[sources.NAME]`` table: a database or files joinable with the origin's tables."""
+    # postgres | mysql | sqlite | parquet | csv
+    kind: str = ""
+    # postgres/mysql: URL or key=value DSN (secrets: "env:NAME")
+    dsn: str = ""
+    # sqlite: the database file
+    path: str = ""
+    # parquet/csv: table name -> file, glob or list of files
+    files: dict = field(default_factory=dict)
+    # postgres/mysql/sqlite: "schema.table" names or globs to expose (default: every table)
+    tables: list = field(default_factory=list)
+    # tables to leave out, same syntax
+    exclude: list = field(default_factory=list)
+    # live: every query reads the source; full: copied into the mirror every `every`;
+    # append: like full, then only rows whose `watermark` column grew are copied
+    mirror: str = "live"
+    # how often a mirrored source is refreshed
+    every: float = 300.0
+    # mirror = "append": table -> column that only grows ("id", "created_at")
+    watermark: dict = field(default_factory=dict)
+    # seconds to wait when connecting to the source
+    connect_timeout: float = 5.0
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -138,6 +168,8 @@ class Config:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     mirror: MirrorConfig = field(default_factory=MirrorConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    # name -> SourceConfig ([sources.NAME] tables)
+    sources: dict = field(default_factory=dict)
 
     def replace(self, section: str, **kw) -> "Config":
         return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **kw)})
@@ -183,7 +215,8 @@ _SIZES = {("server", "max_message_size"), ("cache", "max_bytes"), ("cache", "max
           ("cache", "memory_bytes"), ("mirror", "max_retained_wal")}
 _DURATIONS = {("server", "shutdown_timeout"), ("origin", "connect_timeout"),
               ("origin", "idle_timeout"), ("mirror", "max_staleness"), ("cache", "ttl"),
-              ("mirror", "poll_interval")}
+              ("mirror", "poll_interval"), ("sources", "every"), ("sources", "connect_timeout")}
+_SOURCE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def _resolve_env(v, where: str, problems: list[str]):
@@ -232,6 +265,9 @@ def from_dict(data: dict) -> Config:
     sections = {}
     hints = typing.get_type_hints(Config)
     for name, sub in data.items():
+        if name == "sources":
+            sections["sources"] = _sources(sub, problems)
+            continue
         if name not in hints:
             problems.append(f"unknown section [{name}]")
             continue
@@ -253,11 +289,56 @@ def from_dict(data: dict) -> Config:
     # cross-field checks run on what did load, so every problem is reported at once
     cfg = Config()
     for name, kw in sections.items():
-        cfg = cfg.replace(name, **kw)
+        if name == "sources":
+            cfg = dataclasses.replace(cfg, sources=kw)
+        else:
+            cfg = cfg.replace(name, **kw)
     problems.extend(validate(cfg))
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _sources(data, problems: list[str]) -> dict:
+    if not isinstance(data, dict):
+        problems.append("[sources] must hold tables [sources.NAME]")
+        return {}
+    fields = typing.get_type_hints(SourceConfig)
+    out = {}
+    for name, sub in data.items():
+        where = f"sources.{name}"
+        if not isinstance(sub, dict):
+            problems.append(f"[{where}] must be a table")
+            continue
+        if not _SOURCE_NAME.match(name):
+            problems.append(f"[{where}]: a source name is a lower-case SQL identifier (letters, digits, _)")
+            continue
+        kw = {}
+        for key, v in sub.items():
+            if key not in fields:
+                problems.append(f"unknown key {where}.{key}")
+                continue
+            v = _resolve_env(v, f"{where}.{key}", problems)
+            cv = _coerce("sources", key, fields[key], v, problems)
+            if cv is not None:
+                kw[key] = cv
+        sc = SourceConfig(**kw)
+        if sc.kind not in SOURCE_KINDS:
+            problems.append(f"{where}.kind: {sc.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+        elif sc.kind in ("postgres", "mysql") and not sc.dsn:
+            problems.append(f"{where}.dsn: required for kind {sc.kind}")
+        elif sc.kind == "sqlite" and not sc.path:
+            problems.append(f"{where}.path: required for kind sqlite")
+        elif sc.kind in ("parquet", "csv") and not sc.files:
+            problems.append(f"{where}.files: required for kind {sc.kind} (table name -> file or glob)")
+        if sc.mirror not in SOURCE_MIRROR_MODES:
+            problems.append(f"{where}.mirror: {sc.mirror!r} is not one of {', '.join(SOURCE_MIRROR_MODES)}")
+        if sc.mirror == "append" and not sc.watermark:
+            problems.append(f"{where}.watermark: mirror = \"append\" needs table -> column")
+        if sc.every <= 0:
+            problems.append(f"{where}.every: must be positive")
+        out[name] = sc
+    return out
 
 
 def validate(cfg: Config) -> list[str]:

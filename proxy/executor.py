@@ -140,38 +140,44 @@ class Executor:
             raise Fallback("mirror_disabled_for_session")
         self.check_freshness(s, route)
         if route.tables:
-            # one round trip: the role may read each table; the name resolves, through the
-            # session's search_path, to the very table the mirror copied (same OID: not
-            # dropped and re-created, not shadowed by an unmirrored table earlier in the path)
-            cat = self.server.catalog
-            checks = []
-            for sc, t in sorted(route.tables):
-                mt = cat.get(sc, t)
-                oid = mt.table_oid if mt is not None else 0
-                q, bare = _lit(_qual(sc, t)), _lit('"' + t.replace('"', '""') + '"')
-                checks.append(f"coalesce(has_table_privilege(to_regclass({q}), 'SELECT'), false)")
-                checks.append(f"coalesce(to_regclass({q})::oid = {oid} AND "
-                              f"coalesce(to_regclass({bare})::oid, {oid}) = {oid}, false)")
-            q = "SELECT " + ", ".join(checks)
-            rows = await (self._internal_extended(s, q) if extended else s.internal_query(q))
-            vals = rows[0]
-            if not all(v == "t" for v in vals[0::2]):
-                raise Fallback("no_privilege", "the role may not read every table from the mirror")
-            if self.server.result_cache is not None:
-                self.server.result_cache.note_privileges(s, route.tables, True)
-            if not all(v == "t" for v in vals[1::2]):
-                raise Fallback("table_changed", "a table name resolves to another table than the mirror's")
+            await self.check_tables(s, route.tables, extended)
         return route
 
-    def check_freshness(self, s, route) -> None:
+    async def check_tables(self, s, tables, extended: bool) -> None:
+        """One round trip: the role may read each table; the name resolves, through the
+        session's search_path, to the very table the mirror copied (same OID: not
+        dropped and re-created, not shadowed by an unmirrored table earlier in the path).
+        Raises Fallback."""
+        cat = self.server.catalog
+        checks = []
+        for sc, t in sorted(tables):
+            mt = cat.get(sc, t)
+            oid = mt.table_oid if mt is not None else 0
+            q, bare = _lit(_qual(sc, t)), _lit('"' + t.replace('"', '""') + '"')
+            checks.append(f"coalesce(has_table_privilege(to_regclass({q}), 'SELECT'), false)")
+            checks.append(f"coalesce(to_regclass({q})::oid = {oid} AND "
+                          f"coalesce(to_regclass({bare})::oid, {oid}) = {oid}, false)")
+        q = "SELECT " + ", ".join(checks)
+        rows = await (self._internal_extended(s, q) if extended else s.internal_query(q))
+        vals = rows[0]
+        if not all(v == "t" for v in vals[0::2]):
+            raise Fallback("no_privilege", "the role may not read every table from the mirror")
+        if self.server.result_cache is not None:
+            self.server.result_cache.note_privileges(s, tables, True)
+        if not all(v == "t" for v in vals[1::2]):
+            raise Fallback("table_changed", "a table name resolves to another table than the mirror's")
+
+    def allowed_staleness(self, s) -> float:
         from .config import parse_duration
 
         allowed = self.server.config.mirror.max_staleness
         v = s.session_vars.get("pgaccel.max_staleness")
         if v is not None:
             allowed = parse_duration(v)
-        if allowed < 0:
-            allowed = float("inf")
+        return float("inf") if allowed < 0 else allowed
+
+    def check_freshness(self, s, route) -> None:
+        allowed = self.allowed_staleness(s)
         tr = self.freshness
         now = time.time()
         for sc, t in route.tables:
@@ -202,7 +208,7 @@ class Executor:
 
     def _cursor(self, s):
         if s.mirror_cursor is None:
-            cur = self.server.mirror.cursor()
+            cur = self.server.duck.cursor()
             _install_functions(cur)
             s.mirror_cursor = cur
             s.mirror_tz = None
@@ -228,7 +234,7 @@ class Executor:
         handle = Execution(None, [], cur)
         s.executing_local = handle
         try:
-            reader = await self.server.mirror.run(run)
+            reader = await self.server.duck.run(run)
         except Exception as e:
             msg = str(e).split("\n")[0][:300]
             if "INTERRUPT" in msg.upper():
@@ -251,7 +257,7 @@ class Executor:
             encoders.append(enc)
         handle.reader, handle.encoders = reader, encoders
         # encode the first batch now: an EncodeError here still falls back cleanly
-        first = await self.server.mirror.run(_next_batch, reader)
+        first = await self.server.duck.run(_next_batch, reader)
         if first is not None:
             from proxy.wire.values import EncodeError, encode_data_rows
 
@@ -270,7 +276,7 @@ class Executor:
 
         w = s.writer
         sent = 0
-        loop_run = self.server.mirror.run
+        loop_run = self.server.duck.run
         while True:
             batch = ex.pending
             ex.pending = None
@@ -553,7 +559,11 @@ class Executor:
     async def _on_parse(self, s, st, fb: bytes) -> None:
         m = decode_frontend(c.F_PARSE, fb[5:])
         route = s.decide(m.query)
-        if route.target == "admin":
+        if route.target == "federation" and route.sql is None:
+            from . import federated
+
+            raise federated.refusal(self.server.federation, route)
+        if route.target in ("admin", "federation"):
             if m.statement and m.statement in s.statements:
                 raise PgError(f'prepared statement "{m.statement}" already exists', sqlstate="42P05")
             s.statements[m.statement] = Statement(m.query, m.param_types, local=True)
@@ -571,7 +581,8 @@ class Executor:
         s.portals.pop(m.portal, None)
         if stmt is not None and stmt.local:
             route = s.decide(stmt.sql)
-            s.portals[m.portal] = LocalPortal(stmt, route, (), m.result_formats, fb)
+            params = self._federated_params(s, stmt, route, m) if route.target == "federation" else ()
+            s.portals[m.portal] = LocalPortal(stmt, route, params, m.result_formats, fb)
             s.writer.write(BindComplete().encode())
             return
         if stmt is not None and not st.wrote and self.server.mirror is not None:
@@ -661,6 +672,11 @@ class Executor:
         name, _ = _cstr_at(fb, 6)
         if kind == b"P" and name in s.portals:
             lp = s.portals[name]
+            if lp.statement.local and lp.route.target == "federation":
+                from . import federated
+
+                s.writer.write(RowDescription(federated.fields_for(lp.route, lp.result_formats)).encode())
+                return
             if lp.statement.local:
                 cols = admin.columns_for(lp.route)
                 if cols:
@@ -676,6 +692,16 @@ class Executor:
             s.writer.write(RowDescription(_with_formats(fields, lp.result_formats)).encode())
             return
         stmt = s.statements.get(name) if kind == b"S" else None
+        if stmt is not None and stmt.local and s.decide(stmt.sql).target == "federation":
+            from . import federated
+
+            route = s.decide(stmt.sql)
+            if route.sql is None:
+                raise federated.refusal(self.server.federation, route)
+            fields = federated.fields_for(route)
+            s.writer.write(ParameterDescription(federated.param_oids(route, stmt.param_types)).encode())
+            s.writer.write(RowDescription(fields).encode())
+            return
         if stmt is not None and stmt.local:
             route = s.decide(stmt.sql)
             s.writer.write(ParameterDescription(tuple(stmt.param_types)).encode())
@@ -695,6 +721,9 @@ class Executor:
             await self._forward(s, st, fb, (c.B_COMMAND_COMPLETE, c.B_EMPTY_QUERY, c.B_PORTAL_SUSPENDED))
             return
         t0 = time.perf_counter()
+        if lp.statement.local and lp.route.target == "federation":
+            await self._execute_federated(s, lp, max_rows, t0)
+            return
         if lp.statement.local:
             if lp.done:
                 s.writer.write(CommandComplete("SELECT 0").encode())
@@ -796,6 +825,71 @@ class Executor:
         else:
             s.writer.write(PortalSuspended().encode())
         return None
+
+    # ------------------------------------------------------------------ federation (proxy/federated.py)
+
+    async def run_federated_simple(self, s, sql: str, route) -> None:
+        from . import federated
+
+        route = await federated.prepare(self, s, sql, route, extended=False)
+        fields = federated.fields_for(route)
+        ex = await self._start_federated(s, route, (), fields, ())
+        s.writer.write(RowDescription(fields).encode())
+        await self._stream(s, ex, 0)
+        s.writer.write(CommandComplete(f"SELECT {ex.rows}").encode())
+        s.writer.write(ReadyForQuery(s.status).encode())
+        STATS.counters["federation_rows"] += ex.rows
+
+    async def _start_federated(self, s, route, params, fields, formats) -> Execution:
+        from . import federated
+
+        try:
+            return await self._start(s, route, params, fields, formats)
+        except Fallback as f:
+            if f.reason == "mirror_error":
+                raise await self.server.duck.run(federated.run_error, self.server.federation, route, f.detail)
+            raise PgError(f"pgaccel cannot send this result across sources ({f.reason}): {f.detail}",
+                          sqlstate=c.FEATURE_NOT_SUPPORTED)
+
+    def _federated_params(self, s, stmt: Statement, route, m) -> tuple:
+        from proxy.wire.values import decode_param
+
+        from . import federated
+
+        if route.sql is None:
+            raise federated.refusal(self.server.federation, route)
+        if len(m.params) != len(route.params):
+            raise PgError(f"bind message supplies {len(m.params)} parameters, but prepared statement "
+                          f"\"{m.statement}\" requires {len(route.params)}", sqlstate=c.PROTOCOL_VIOLATION)
+        oids = federated.param_oids(route, stmt.param_types)
+        tz = s.context().timezone
+        out = []
+        for i, v in enumerate(m.params):
+            try:
+                out.append(decode_param(v, oids[i], m.param_format(i), timezone=tz))
+            except Exception as e:
+                raise PgError(f"invalid value for parameter ${i + 1}: {e}", sqlstate="22P02")
+        return tuple(out)
+
+    async def _execute_federated(self, s, lp, max_rows: int, t0: float) -> None:
+        from . import federated
+
+        if lp.done:
+            s.writer.write(CommandComplete("SELECT 0").encode())
+            return
+        if lp.execution is None:
+            route = await federated.prepare(self, s, lp.statement.sql, lp.route, extended=True)
+            fields = federated.fields_for(route, lp.result_formats)
+            lp.execution = await self._start_federated(s, route, lp.params, fields, lp.result_formats)
+        done = await self._stream(s, lp.execution, max_rows)
+        if not done:
+            s.writer.write(PortalSuspended().encode())
+            return
+        s.writer.write(CommandComplete(f"SELECT {lp.execution.rows}").encode())
+        lp.done = True
+        STATS.counters["federation_rows"] += lp.execution.rows
+        STATS.statement(StatementEvent(s.id, "federation", lp.route.reason, (time.perf_counter() - t0) * 1000,
+                                       lp.statement.sql[:200], rows=lp.execution.rows))
 
     # ------------------------------------------------------------------ background recomputation
 

@@ -64,6 +64,9 @@ class Server:
 
         self.planner = Planner(memo_size=config.planner.memo_size)
         self.mirror = None  # MirrorEngine when enabled
+        self.federation = None  # mirror.sources.Federation when [sources.*] are configured
+        self._fed_engine = None  # the DuckDB engine of the sources when the mirror is off
+        self._fed_catalog = None
         self.executor = Executor(self)
         self.result_cache = None  # caching.CacheService when [cache] enabled (opened at start)
         STATS.log_statements = config.server.log_level == "debug"
@@ -87,7 +90,21 @@ class Server:
 
     @property
     def catalog(self):
-        return self.mirror.catalog if self.mirror is not None else _EMPTY_CATALOG
+        base = self.mirror.catalog if self.mirror is not None else _EMPTY_CATALOG
+        fed = self.federation
+        if fed is None:
+            return base
+        c = self._fed_catalog
+        if c is None or c.mirror_catalog is not base or c.version[1] != fed.version:
+            from mirror.sources import FederatedCatalog
+
+            c = self._fed_catalog = FederatedCatalog(base, fed)
+        return c
+
+    @property
+    def duck(self):
+        """The DuckDB engine pgaccel answers from: the mirror's, or the sources' own."""
+        return self.mirror if self.mirror is not None else self._fed_engine
 
     def route(self, session: Session, sql: str):
         return self.planner.decide(sql, session.context(), self.catalog)
@@ -145,6 +162,8 @@ class Server:
         cfg = self.config
         if cfg.mirror.enabled:
             await self._open_mirror()
+        if cfg.sources:
+            await self._open_sources()
         await self._open_result_cache()
         host, port = split_hostport(cfg.server.listen)
         self._server = await asyncio.start_server(self._on_client, host, port, limit=1 << 20,
@@ -210,6 +229,33 @@ class Server:
                 log.warning("first freshness poll failed: %s", e)
         await self.executor.start()
 
+    async def _open_sources(self) -> None:
+        """Attach the [sources.*] (see mirror/sources.py). A source whose name is an origin
+        schema or the origin database would make names ambiguous: refused here."""
+        from mirror.engine import MirrorEngine
+        from mirror.sources import Federation
+
+        from .config import ConfigError
+
+        cfg = self.config
+        dsn = self.origin_admin_dsn()
+        loop = asyncio.get_running_loop()
+        schemas, dbname, collation = await loop.run_in_executor(None, _origin_names, dsn)
+        clashes = [f"[sources.{n}]: the origin has a schema named {n!r}; rename the source" for n in cfg.sources
+                   if n in schemas] + \
+                  [f"[sources.{n}]: {n!r} is the origin database's name; rename the source" for n in cfg.sources
+                   if n == dbname]
+        if clashes:
+            raise ConfigError(clashes)
+        engine = self.mirror
+        if engine is None:
+            engine = self._fed_engine = MirrorEngine(":memory:", threads=cfg.mirror.threads,
+                                                     memory_limit=cfg.mirror.memory_limit)
+        fed = Federation(engine, cfg.sources, origin_dsn=dsn if self.mirror is not None else None)
+        fed.collation = collation
+        await loop.run_in_executor(None, fed.start)
+        self.federation = fed
+
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.stopping.is_set():
             writer.write(AdminShutdown("the pgaccel server is shutting down",
@@ -270,11 +316,26 @@ class Server:
         self.pool.close()
         if self.result_cache is not None:
             await self.result_cache.stop()
+        if self.federation is not None:
+            self.federation.stop()
         if self.mirror is not None:
             self.executor.stop()
             self.mirror.close()
+        if self._fed_engine is not None:
+            self._fed_engine.close()
         log.info("pgaccel stopped: %d sessions open at shutdown, %d closed, waited %.1fs",
                  n_before, closed, time.monotonic() - t0)
+
+
+def _origin_names(dsn: str) -> tuple[set[str], str, str]:
+    """(schema names, database name, datcollate) of the origin."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as con:
+        schemas = {r[0] for r in con.execute("SELECT nspname FROM pg_namespace")}
+        db, coll = con.execute("SELECT current_database(), datcollate FROM pg_database "
+                               "WHERE datname = current_database()").fetchone()
+    return schemas, db, coll
 
 
 class _EmptyCatalog:

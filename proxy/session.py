@@ -821,7 +821,7 @@ class Session:
         if t == c.F_PARSE:
             name, p = _cstr_at(fb, 5)
             sql, _ = _cstr_at(fb, p)
-            if self.decide(sql).target == "admin":
+            if self.decide(sql).target in ("admin", "federation"):
                 return True
             self._track_relayed(t, fb)   # known from now on (relayed, or re-done locally)
             return False
@@ -958,6 +958,8 @@ class Session:
         try:
             if route.target == "admin":
                 await admin.run_simple(self, sql, route)
+            elif route.target == "federation":
+                await self.server.executor.run_federated_simple(self, sql, route)
             else:
                 relay = not await self.server.executor.run_simple(self, sql, route)
         except PgError as e:

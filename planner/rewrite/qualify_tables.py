@@ -18,6 +18,7 @@ def qualify_tables(tree: exp.Expression, env) -> exp.Expression:
             continue
         if not table.args.get("alias"):
             table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))
+        table.set("catalog", None)      # a source table: its schema is spelled "source.schema"
         table.set("db", exp.to_identifier(mt.schema, quoted=True))
         table.set("this", exp.to_identifier(mt.name, quoted=True))
     return tree
@@ -28,6 +29,8 @@ def rename_tables_to_mirror(tree: exp.Expression, env) -> exp.Expression:
         mt = env.mirror_of(table)
         if mt is None:
             continue
+        cat = getattr(mt, "duckdb_catalog", "")
+        table.set("catalog", exp.to_identifier(cat, quoted=True) if cat else None)
         table.set("db", exp.to_identifier(mt.duckdb_schema, quoted=True))
         table.set("this", exp.to_identifier(mt.duckdb_name, quoted=True))
     return tree

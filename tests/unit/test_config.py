@@ -27,7 +27,10 @@ def problems_of(data: dict) -> list[str]:
 
 
 def sections() -> dict[str, type]:
-    return typing.get_type_hints(Config)
+    """Section name -> its dataclass; ``sources`` stands for every ``[sources.NAME]``."""
+    hints = typing.get_type_hints(Config)
+    hints["sources"] = cfgmod.SourceConfig
+    return hints
 
 
 # ---------------------------------------------------------------- defaults and shape
@@ -328,6 +331,8 @@ def _section_blocks(text: str) -> dict[str, list[str]]:
         h = re.match(r"^\s*#?\s*\[([A-Za-z_.]+)\]\s*(#.*)?$", line)
         if h:
             current = h.group(1)
+            if current.startswith("sources."):
+                current = "sources"     # every [sources.NAME] documents the same keys
             blocks.setdefault(current, [])
         elif current is not None:
             blocks[current].append(line)

@@ -99,5 +99,7 @@ def test_fixture(case: Case) -> None:
         assert " ".join(route.sql.split()) == " ".join(case.duckdb.split())
     if route.target == "mirror":
         assert route.sql and route.tables and route.columns
+    elif route.target == "federation" and route.reason == "federation":
+        assert route.sql and route.sources and route.columns
     else:
         assert route.sql is None

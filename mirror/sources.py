@@ -1,0 +1,459 @@
+"""Federation: other databases and files, attached to the mirror's DuckDB.
+
+Each ``[sources.NAME]`` of the config becomes a DuckDB catalog ``_src_NAME``:
+Postgres and MySQL/MariaDB through their scanners (``ATTACH ... (TYPE postgres|mysql,
+READ_ONLY)``), a SQLite file through the sqlite scanner, Parquet/CSV files as views
+over ``read_parquet``/``read_csv`` in an in-memory catalog. The scanners come from
+the pip packages (``mirror.extensions``), never INSTALL.
+
+Clients name a source's tables ``NAME.schema.table`` or, through the source's
+default schema, ``NAME.table``. For the planner each exposed table is a
+:class:`mirror.catalog.MirrorTable` with ``source = NAME``, its columns typed as
+Postgres types (:func:`pg_type_of`; the mapping is documented there and in the
+README) and its ``schema`` spelled ``NAME.schema`` (unique next to origin schemas).
+
+A source with ``mirror = "full"`` or ``"append"`` is also copied into the mirror's
+own database (schema ``_pgaccel_src``, table ``NAME.schema.table``) every ``every``;
+the planner reads the copy and keeps the live scanner as ``MirrorTable.live`` for
+when the copy is older than the allowed staleness. Copy times persist in
+``_pgaccel.source_copies``, so a restart reuses copies that are still fresh.
+
+A source that cannot be reached is *down*: queries that need it get SQLSTATE HV00N
+naming it (other queries are unaffected), and a background thread re-attaches it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+from mirror.catalog import META_SCHEMA, MirrorColumn, MirrorTable
+
+log = logging.getLogger(__name__)
+
+COPY_SCHEMA = "_pgaccel_src"
+RETRY_DOWN = 5.0          # seconds between two attempts to re-attach a source that is down
+_SYSTEM_SCHEMAS = {
+    "postgres": {"pg_catalog", "information_schema", "pg_toast"},
+    "mysql": {"information_schema", "mysql", "performance_schema", "sys"},
+}
+
+# DuckDB type -> (Postgres type as format_type prints it, OID). DECIMAL(p,s) -> numeric(p,s).
+_PG_OF_DUCK = {
+    "BOOLEAN": ("boolean", 16), "TINYINT": ("smallint", 21), "SMALLINT": ("smallint", 21),
+    "UTINYINT": ("smallint", 21), "INTEGER": ("integer", 23), "USMALLINT": ("integer", 23),
+    "BIGINT": ("bigint", 20), "UINTEGER": ("bigint", 20), "FLOAT": ("real", 700),
+    "DOUBLE": ("double precision", 701), "VARCHAR": ("text", 25), "BLOB": ("bytea", 17),
+    "DATE": ("date", 1082), "TIME": ("time without time zone", 1083),
+    "TIMESTAMP": ("timestamp without time zone", 1114),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp with time zone", 1184),
+    "INTERVAL": ("interval", 1186), "UUID": ("uuid", 2950),
+}
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+
+def pg_type_of(duckdb_type: str) -> tuple[str, int, int, bool, str]:
+    """(Postgres type text, OID, typmod, faithful, note) for a source column's DuckDB type.
+
+    Unsigned 64-bit and 128-bit integers, nanosecond/second timestamps, nested types,
+    enums, bit strings and time with time zone are not mapped: a query touching such a
+    column is refused (the note says why)."""
+    t = duckdb_type.upper().strip()
+    if t in _PG_OF_DUCK:
+        name, oid = _PG_OF_DUCK[t]
+        return name, oid, -1, True, ""
+    m = _DECIMAL.match(t)
+    if m:
+        p, s = int(m.group(1)), int(m.group(2))
+        return f"numeric({p},{s})", 1700, ((p << 16) | s) + 4, True, ""
+    return duckdb_type.lower(), 0, -1, False, f"source type {duckdb_type} has no Postgres mapping here"
+
+
+def _q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _with_timeout(kind: str, dsn: str, seconds: float) -> str:
+    """Add a connect timeout to a libpq DSN (URL or key=value) unless it has one."""
+    if kind != "postgres" or "connect_timeout" in dsn:
+        return dsn
+    n = max(1, int(round(seconds)))
+    if "://" in dsn:
+        return dsn + ("&" if "?" in dsn else "?") + f"connect_timeout={n}"
+    return f"{dsn} connect_timeout={n}"
+
+
+def _mysql_database(dsn: str) -> str:
+    if "://" in dsn:
+        path = dsn.split("://", 1)[1].split("?", 1)[0]
+        return path.split("/", 1)[1] if "/" in path else ""
+    m = re.search(r"(?:^|\s)(?:database|db)=(\S+)", dsn)
+    return m.group(1) if m else ""
+
+
+@dataclass
+class SourceState:
+    """One source as pgaccel currently sees it."""
+
+    name: str
+    cfg: object                    # proxy.config.SourceConfig
+    alias: str                     # DuckDB catalog of the live attachment
+    up: bool = False
+    error: str = ""
+    attached: bool = False
+    default_schema: str | None = None
+    tables: dict = field(default_factory=dict)        # (schema, table) -> live MirrorTable
+    copies: dict = field(default_factory=dict)        # (schema, table) -> (synced_at, rows, mark)
+    next_refresh: float = 0.0
+    next_retry: float = 0.0
+    refreshing: bool = False
+
+
+class SourceUnavailable(Exception):
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f'source "{source}" is unavailable: {detail}')
+        self.source = source
+        self.detail = detail
+
+
+class Federation:
+    """The configured sources, attached to one DuckDB database (``engine``)."""
+
+    def __init__(self, engine, sources: dict, origin_dsn: str | None = None) -> None:
+        self.engine = engine
+        self.origin_dsn = origin_dsn
+        self.states = {name: SourceState(name, cfg, f"_src_{name}") for name, cfg in sources.items()}
+        self.version = 0
+        self.collation = ""              # the origin database's (text order of federated answers)
+        self.origin_alias = ""           # DuckDB catalog of the live origin (for stale mirror tables)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._con = engine.cursor()      # attach/list/copy: used by one thread at a time (the lock)
+        for kind in {s.cfg.kind for s in self.states.values()}:
+            self._load_extension(kind)
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {COPY_SCHEMA}")
+        self._con.execute(f"""CREATE TABLE IF NOT EXISTS {META_SCHEMA}.source_copies (
+            source VARCHAR, schema_name VARCHAR, table_name VARCHAR, synced_at DOUBLE,
+            row_count BIGINT, mark VARCHAR, PRIMARY KEY (source, schema_name, table_name))""")
+        for src, sch, tab, at, n, mark in self._con.execute(
+                f"SELECT * FROM {META_SCHEMA}.source_copies").fetchall():
+            if src in self.states and self.states[src].cfg.mirror != "live":
+                self.states[src].copies[(sch, tab)] = (at, n, mark)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _load_extension(self, kind: str) -> None:
+        from mirror.extensions import load_extension
+
+        ext = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}.get(kind)
+        if ext:
+            load_extension(self._con, ext)
+
+    def start(self, background: bool = True) -> None:
+        """Attach every source (a source that fails is marked down, never fatal); copy the
+        mirrored ones that have no fresh copy; then keep them fresh in a thread."""
+        for st in self.states.values():
+            self._attach(st)
+        if self.origin_dsn:
+            try:
+                self._load_extension("postgres")
+                with self._lock:
+                    self._con.execute(f"ATTACH {_lit(self.origin_dsn)} AS _pgaccel_origin (TYPE postgres, READ_ONLY)")
+                self.origin_alias = "_pgaccel_origin"
+            except Exception as e:
+                log.warning("federation: the origin cannot be read live (%s); stale mirror tables in "
+                            "queries across sources give an error", _first_line(e))
+        self.refresh_due()
+        if background:
+            self._thread = threading.Thread(target=self._loop, name="pgaccel-sources", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        try:
+            self._con.close()
+        except Exception:
+            pass
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                now = time.time()
+                for st in self.states.values():
+                    if not st.up and now >= st.next_retry:
+                        self._attach(st)
+                self.refresh_due()
+            except Exception:
+                log.exception("federation: background refresh failed")
+
+    # ------------------------------------------------------------------ attaching and listing
+
+    def _attach_sql(self, st: SourceState) -> list[str]:
+        cfg, alias = st.cfg, _q(st.alias)
+        if cfg.kind == "postgres":
+            dsn = _with_timeout("postgres", cfg.dsn, cfg.connect_timeout)
+            return [f"ATTACH {_lit(dsn)} AS {alias} (TYPE postgres, READ_ONLY)"]
+        if cfg.kind == "mysql":
+            return [f"ATTACH {_lit(cfg.dsn)} AS {alias} (TYPE mysql, READ_ONLY)"]
+        if cfg.kind == "sqlite":
+            return [f"ATTACH {_lit(cfg.path)} AS {alias} (TYPE sqlite, READ_ONLY)"]
+        reader = "read_parquet" if cfg.kind == "parquet" else "read_csv"
+        out = [f"ATTACH ':memory:' AS {alias}"]
+        for table, files in cfg.files.items():
+            paths = files if isinstance(files, list) else [files]
+            arg = "[" + ", ".join(_lit(str(p)) for p in paths) + "]"
+            extra = ", union_by_name = true" if cfg.kind == "parquet" else ", header = true, auto_detect = true"
+            out.append(f"CREATE VIEW {alias}.main.{_q(table)} AS SELECT * FROM {reader}({arg}{extra})")
+        return out
+
+    def _attach(self, st: SourceState) -> None:
+        with self._lock:
+            if st.attached:
+                try:
+                    self._con.execute(f"DETACH {_q(st.alias)}")
+                except Exception:
+                    pass
+                st.attached = False
+            try:
+                for sql in self._attach_sql(st):
+                    self._con.execute(sql)
+                st.attached = True
+                tables = self._list(st)
+            except Exception as e:
+                if st.up or not st.error:
+                    self.version += 1
+                st.up, st.error = False, _first_line(e)
+                st.next_retry = time.time() + RETRY_DOWN
+                if st.attached:
+                    try:
+                        self._con.execute(f"DETACH {_q(st.alias)}")
+                    except Exception:
+                        pass
+                    st.attached = False
+                log.warning('source "%s" is unavailable: %s', st.name, st.error)
+                return
+            was_up = st.up
+            st.up, st.error = True, ""
+            if tables != st.tables:
+                st.tables = tables
+                self.version += 1
+            elif not was_up:
+                self.version += 1
+            schemas = {s for s, _ in tables}
+            if len(schemas) == 1:
+                st.default_schema = next(iter(schemas))
+            elif st.cfg.kind == "postgres":
+                st.default_schema = "public"
+            elif st.cfg.kind == "mysql":
+                st.default_schema = _mysql_database(st.cfg.dsn) or None
+            else:
+                st.default_schema = "main"
+            log.info('source "%s" (%s) attached: %d tables', st.name, st.cfg.kind, len(tables))
+
+    def _list(self, st: SourceState) -> dict:
+        cfg = st.cfg
+        skip = _SYSTEM_SCHEMAS.get(cfg.kind, set())
+        only_schema = _mysql_database(cfg.dsn) if cfg.kind == "mysql" else ""
+        rows = self._con.execute(
+            "SELECT schema_name, table_name, column_name, data_type, column_index, is_nullable "
+            "FROM duckdb_columns() WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
+            [st.alias]).fetchall()
+        cols: dict[tuple[str, str], list[MirrorColumn]] = {}
+        for sch, tab, col, dtype, idx, nullable in rows:
+            if sch in skip or (only_schema and sch != only_schema):
+                continue
+            full = f"{sch}.{tab}"
+            if cfg.tables and not any(fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(tab, p)
+                                      for p in cfg.tables):
+                continue
+            if any(fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(tab, p) for p in cfg.exclude):
+                continue
+            pg, oid, typmod, faithful, note = pg_type_of(dtype)
+            cols.setdefault((sch, tab), []).append(
+                MirrorColumn(col, pg, oid, typmod, dtype, faithful, bool(nullable), int(idx), note))
+        out = {}
+        for (sch, tab), cs in cols.items():
+            out[(sch, tab)] = MirrorTable(
+                schema=f"{st.name}.{sch}", name=tab, columns=tuple(cs), duckdb_schema=sch,
+                duckdb_name=tab, row_count=0, synced_at=0.0, snapshot_lsn=None, rls_enabled=False,
+                table_oid=0, source=st.name, duckdb_catalog=st.alias)
+        return out
+
+    # ------------------------------------------------------------------ what the planner sees
+
+    def table(self, source: str, schema: str | None, name: str) -> MirrorTable | None:
+        """The table a query reads for ``source.schema.name`` (schema None: the default
+        schema): the mirrored copy when there is one (``live`` set), else the live one."""
+        st = self.states.get(source)
+        if st is None:
+            return None
+        sch = schema if schema is not None else st.default_schema
+        if sch is None:
+            return None
+        mt = st.tables.get((sch, name))
+        if mt is None:
+            return None
+        if (sch, name) in st.copies:
+            return replace(mt, duckdb_catalog="", duckdb_schema=COPY_SCHEMA,
+                           duckdb_name=f"{source}.{sch}.{name}", synced_at=st.copies[(sch, name)][0],
+                           live=(st.alias, sch, name))
+        return mt
+
+    def has_schema(self, source: str) -> bool:
+        st = self.states.get(source)
+        return st is not None and st.default_schema is not None
+
+    def lag_seconds(self, source: str, schema: str, name: str) -> float:
+        """Age of the copy a query would read (0 for a live table)."""
+        st = self.states[source]
+        sch = schema.split(".", 1)[1] if schema.startswith(source + ".") else schema
+        c = st.copies.get((sch, name))
+        return 0.0 if c is None else max(0.0, time.time() - c[0])
+
+    def check_up(self, source: str) -> None:
+        st = self.states.get(source)
+        if st is None or not st.up:
+            raise SourceUnavailable(source, st.error if st is not None else "not configured")
+
+    def mark_down(self, source: str, detail: str) -> None:
+        st = self.states.get(source)
+        if st is None:
+            return
+        with self._lock:
+            if st.up:
+                log.warning('source "%s" went down: %s', source, detail)
+            st.up, st.error = False, detail
+            st.next_retry = time.time() + RETRY_DOWN
+            self.version += 1
+
+    def ping(self, source: str) -> str | None:
+        """None when the source answers a trivial query, else the error text."""
+        st = self.states.get(source)
+        if st is None or not st.attached:
+            return "not attached"
+        fn = {"postgres": "postgres_query", "mysql": "mysql_query"}.get(st.cfg.kind)
+        try:
+            con = self.engine.cursor()
+            try:
+                if fn:
+                    con.execute(f"SELECT * FROM {fn}({_lit(st.alias)}, 'SELECT 1')").fetchall()
+                else:
+                    for (sch, tab) in list(st.tables)[:1]:
+                        con.execute(f"SELECT 1 FROM {_q(st.alias)}.{_q(sch)}.{_q(tab)} LIMIT 1").fetchall()
+            finally:
+                con.close()
+        except Exception as e:
+            return _first_line(e)
+        return None
+
+    # ------------------------------------------------------------------ mirrored sources
+
+    def refresh_due(self, force: bool = False) -> None:
+        now = time.time()
+        for st in self.states.values():
+            if st.cfg.mirror == "live" or not st.up or st.refreshing:
+                continue
+            if not force and now < st.next_refresh:
+                continue
+            oldest = min((st.copies.get(k, (0.0,))[0] for k in st.tables), default=now)
+            if not force and st.tables and now - oldest < st.cfg.every and len(st.copies) >= len(st.tables):
+                st.next_refresh = oldest + st.cfg.every
+                continue
+            self.refresh(st.name)
+
+    def refresh(self, source: str) -> dict:
+        """Copy (or, mode append, extend) every table of a mirrored source. Returns
+        {table: rows copied}. A failure marks the source down and keeps the old copies."""
+        st = self.states[source]
+        st.refreshing = True
+        done = {}
+        try:
+            for (sch, tab), mt in sorted(st.tables.items()):
+                started = time.time()
+                key = f"{source}.{sch}.{tab}"
+                target = f"{COPY_SCHEMA}.{_q(key)}"
+                live = f"{_q(st.alias)}.{_q(sch)}.{_q(tab)}"
+                col = st.cfg.watermark.get(tab) or st.cfg.watermark.get(f"{sch}.{tab}")
+                prev = st.copies.get((sch, tab))
+                with self._lock:
+                    con = self._con
+                    try:
+                        con.execute("BEGIN")
+                        if st.cfg.mirror == "append" and col and prev is not None and prev[2] is not None:
+                            n = con.execute(f"INSERT INTO {target} SELECT * FROM {live} WHERE {_q(col)} > "
+                                            f"(SELECT max({_q(col)}) FROM {target})").fetchone()[0]
+                        else:
+                            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {live}")
+                            n = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+                        mark = None
+                        if col:
+                            mark = str(con.execute(f"SELECT max({_q(col)}) FROM {target}").fetchone()[0])
+                        total = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+                        con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.source_copies VALUES (?, ?, ?, ?, ?, ?)",
+                                    [source, sch, tab, started, total, mark])
+                        con.execute("COMMIT")
+                    except Exception as e:
+                        try:
+                            con.execute("ROLLBACK")
+                        except Exception:
+                            pass
+                        self.mark_down(source, _first_line(e))
+                        return done
+                first = (sch, tab) not in st.copies
+                st.copies[(sch, tab)] = (started, total, mark)
+                if first:
+                    self.version += 1
+                done[tab] = n
+            st.next_refresh = time.time() + st.cfg.every
+            log.info('source "%s": mirrored %d tables', source, len(done))
+            return done
+        finally:
+            st.refreshing = False
+
+    # ------------------------------------------------------------------ introspection
+
+    def rows(self) -> list[tuple]:
+        """SHOW pgaccel.sources: source, kind, state, mirror, tables, lag_seconds, last_error."""
+        out = []
+        for st in self.states.values():
+            lag = ""
+            if st.cfg.mirror != "live" and st.copies:
+                lag = f"{max(time.time() - c[0] for c in st.copies.values()):.1f}"
+            out.append((st.name, st.cfg.kind, "up" if st.up else "down", st.cfg.mirror,
+                        str(len(st.tables)), lag, st.error))
+        return out
+
+
+class FederatedCatalog:
+    """What the planner reads: the mirror's catalog plus the sources' tables."""
+
+    def __init__(self, mirror_catalog, federation: Federation) -> None:
+        self.mirror_catalog = mirror_catalog
+        self.federation = federation
+        self.version = (mirror_catalog.version, federation.version)
+        self.collation = federation.collation or mirror_catalog.collation
+        self.tables = mirror_catalog.tables
+        self.sources = frozenset(federation.states)
+
+    def get(self, schema: str, name: str):
+        return self.mirror_catalog.get(schema, name)
+
+    def source_table(self, source: str, schema: str | None, name: str):
+        return self.federation.table(source, schema, name)
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().split("\n")[0][:300]
