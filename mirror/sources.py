@@ -323,10 +323,15 @@ class Federation:
         c = st.copies.get((sch, name))
         return 0.0 if c is None else max(0.0, time.time() - c[0])
 
-    def check_up(self, source: str) -> None:
+    def check_up(self, source: str, copies_ok: bool = False) -> None:
+        """Raise SourceUnavailable when ``source`` is down, unless ``copies_ok`` and every
+        exposed table of it has a mirrored copy (the query reads those, not the source)."""
         st = self.states.get(source)
-        if st is None or not st.up:
-            raise SourceUnavailable(source, st.error if st is not None else "not configured")
+        if st is None:
+            raise SourceUnavailable(source, "not configured")
+        if st.up or (copies_ok and st.tables and all(k in st.copies for k in st.tables)):
+            return
+        raise SourceUnavailable(source, st.error or "not connected")
 
     def mark_down(self, source: str, detail: str) -> None:
         st = self.states.get(source)
@@ -455,5 +460,14 @@ class FederatedCatalog:
         return self.federation.table(source, schema, name)
 
 
+_SECRET_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
+_SECRET_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Error texts of the scanners quote the DSN: never show its password."""
+    return _SECRET_URL.sub(r"\1***@", _SECRET_KV.sub(r"\1***", text))
+
+
 def _first_line(e: BaseException) -> str:
-    return str(e).strip().split("\n")[0][:300]
+    return redact(str(e).strip().split("\n")[0])[:300]

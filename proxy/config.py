@@ -157,6 +157,8 @@ class SourceConfig:
     watermark: dict = field(default_factory=dict)
     # seconds to wait when connecting to the source
     connect_timeout: float = 5.0
+    # roles (as current_user on the origin) that may read this source; empty: every role
+    roles: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,11 @@ async def prepare(ex, s, sql: str, route, extended: bool):
         raise refusal(fed, route)
     from mirror.sources import SourceUnavailable
 
+    user = s.session_vars.get("current_user") or s.user
     for src in sorted(route.sources):
-        try:
-            fed.check_up(src)
-        except SourceUnavailable as e:
-            raise PgError(str(e), sqlstate=UNAVAILABLE)
+        allowed_roles = fed.states[src].cfg.roles
+        if allowed_roles and user not in allowed_roles:
+            raise PgError(f'permission denied for source "{src}"', sqlstate="42501")
     live = False
     if route.tables:
         try:
@@ -117,10 +117,16 @@ async def prepare(ex, s, sql: str, route, extended: bool):
             log.debug("session %d: origin tables read live (%s: %s)", s.id, f.reason, f.detail)
             live = True
     allowed = ex.allowed_staleness(s)
+    now = time.time()
     for src in route.sources:
         st = fed.states[src]
-        if st.copies and any(time.time() - at > allowed for at, _, _ in st.copies.values()):
+        if st.copies and any(now - at > allowed for at, _, _ in st.copies.values()):
             live = True
+    for src in sorted(route.sources):
+        try:
+            fed.check_up(src, copies_ok=not live)
+        except SourceUnavailable as e:
+            raise PgError(str(e), sqlstate=UNAVAILABLE)
     if live:
         if route.live_sql is None or (route.tables and not fed.origin_alias):
             raise PgError("an origin table in this query is staler in the mirror than allowed, and the "
