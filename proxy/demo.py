@@ -39,6 +39,23 @@ DASHBOARD = [
 ]
 
 
+# A federated chart: web analytics exported as Parquet (written by the demo), joined with
+# the origin's customers. Postgres alone cannot run it.
+FEDERATED = ("visits vs orders by segment (origin + Parquet)",
+             "SELECT c_mktsegment, sum(v.visits) AS visits, count(DISTINCT c_custkey) AS customers "
+             "FROM customer JOIN web.visits v ON v.custkey = c_custkey GROUP BY 1 ORDER BY 1")
+
+
+def _write_visits(path: str, customers: int) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT (i % {max(customers, 1)}) + 1 AS custkey, (i * 7919) % 13 + 1 AS visits, "
+                f"DATE '1998-01-01' + (i % 365)::INTEGER AS day FROM range({max(customers, 1) * 3}) t(i)) "
+                f"TO '{path}' (FORMAT parquet)")
+    con.close()
+
+
 def _time(dsn: str, sql: str, repeat: int = 3) -> tuple[float, list]:
     best, rows = float("inf"), []
     with psycopg.connect(dsn, autocommit=True) as c:
@@ -57,11 +74,16 @@ def run_demo(args) -> int:
     workdir = tempfile.mkdtemp(prefix="pgaccel-demo-")
     try:
         load_tpch(pg.dsn(), args.sf, progress=lambda m: print(m, flush=True))
+        with psycopg.connect(pg.dsn(), autocommit=True) as c:
+            ncust = c.execute("SELECT count(*) FROM customer").fetchone()[0]
+        visits = os.path.join(workdir, "visits.parquet")
+        _write_visits(visits, ncust)
         cfg = from_dict({
             "server": {"listen": f"127.0.0.1:{args.port}", "log_level": "warning"},
             "origin": {"dsn": pg.url()},
             "mirror": {"enabled": True, "path": os.path.join(workdir, "mirror.duckdb"),
                        "tables": ["public.*"]},
+            "sources": {"web": {"kind": "parquet", "files": {"visits": visits}}},
         })
         print("mirroring the origin into DuckDB and starting pgaccel ...", flush=True)
         t0 = time.perf_counter()
@@ -79,10 +101,15 @@ def run_demo(args) -> int:
                 tp, rp = _time(proxied, sql)
                 print(f"| {title} | {td * 1000:.1f} | {tp * 1000:.1f} | {td / tp:.1f}x | {route[0]} "
                       f"({route[1].split(':')[0]}) | {'yes' if rd == rp else 'NO'} |", flush=True)
+            title, sql = FEDERATED
+            route = c.execute("EXPLAIN (ROUTE) " + sql).fetchone()
+            tp, rp = _time(proxied, sql)
+            print(f"| {title} | (cannot) | {tp * 1000:.1f} | | {route[0]} | {len(rp)} rows |", flush=True)
         print()
         print("Connect with:")
         print(f"  PGPASSWORD={SUPERPASS} psql -h 127.0.0.1 -p {st.port} -U {SUPERUSER} postgres")
         print("and try: EXPLAIN (ROUTE) SELECT count(*) FROM lineitem;  SHOW pgaccel.freshness;")
+        print("         SELECT * FROM web.visits LIMIT 5;  SHOW pgaccel.sources;")
         if args.once:
             return 0
         print("\nServing until Ctrl-C ...", flush=True)
