@@ -221,12 +221,7 @@ class Federation:
 
     def _attach(self, st: SourceState) -> None:
         with self._lock:
-            if st.attached:
-                try:
-                    self._con.execute(f"DETACH {_q(st.alias)}")
-                except Exception:
-                    pass
-                st.attached = False
+            self._detach(st)
             try:
                 for sql in self._attach_sql(st):
                     self._con.execute(sql)
@@ -237,12 +232,7 @@ class Federation:
                     self.version += 1
                 st.up, st.error = False, _first_line(e)
                 st.next_retry = time.time() + RETRY_DOWN
-                if st.attached:
-                    try:
-                        self._con.execute(f"DETACH {_q(st.alias)}")
-                    except Exception:
-                        pass
-                    st.attached = False
+                self._detach(st)
                 log.warning('source "%s" is unavailable: %s', st.name, st.error)
                 return
             was_up = st.up
@@ -262,6 +252,14 @@ class Federation:
             else:
                 st.default_schema = "main"
             log.info('source "%s" (%s) attached: %d tables', st.name, st.cfg.kind, len(tables))
+
+    def _detach(self, st: SourceState) -> None:
+        if st.attached:
+            try:
+                self._con.execute(f"DETACH {_q(st.alias)}")
+            except Exception:
+                pass
+            st.attached = False
 
     def _list(self, st: SourceState) -> dict:
         cfg = st.cfg

@@ -276,18 +276,7 @@ def from_dict(data: dict) -> Config:
         if not isinstance(sub, dict):
             problems.append(f"[{name}] must be a table")
             continue
-        cls = hints[name]
-        fields = typing.get_type_hints(cls)
-        kw = {}
-        for key, v in sub.items():
-            if key not in fields:
-                problems.append(f"unknown key {name}.{key}")
-                continue
-            v = _resolve_env(v, f"{name}.{key}", problems)
-            cv = _coerce(name, key, fields[key], v, problems)
-            if cv is not None:
-                kw[key] = cv
-        sections[name] = kw
+        sections[name] = _table_values(name, name, sub, typing.get_type_hints(hints[name]), problems)
     # cross-field checks run on what did load, so every problem is reported at once
     cfg = Config()
     for name, kw in sections.items():
@@ -299,6 +288,20 @@ def from_dict(data: dict) -> Config:
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _table_values(section: str, where: str, sub: dict, fields: dict, problems: list[str]) -> dict:
+    """The checked, coerced values of one TOML table (problems appended, bad keys left out)."""
+    kw = {}
+    for key, v in sub.items():
+        if key not in fields:
+            problems.append(f"unknown key {where}.{key}")
+            continue
+        v = _resolve_env(v, f"{where}.{key}", problems)
+        cv = _coerce(section, key, fields[key], v, problems)
+        if cv is not None:
+            kw[key] = cv
+    return kw
 
 
 def _sources(data, problems: list[str]) -> dict:
@@ -315,16 +318,7 @@ def _sources(data, problems: list[str]) -> dict:
         if not _SOURCE_NAME.match(name):
             problems.append(f"[{where}]: a source name is a lower-case SQL identifier (letters, digits, _)")
             continue
-        kw = {}
-        for key, v in sub.items():
-            if key not in fields:
-                problems.append(f"unknown key {where}.{key}")
-                continue
-            v = _resolve_env(v, f"{where}.{key}", problems)
-            cv = _coerce("sources", key, fields[key], v, problems)
-            if cv is not None:
-                kw[key] = cv
-        sc = SourceConfig(**kw)
+        sc = SourceConfig(**_table_values("sources", where, sub, fields, problems))
         if sc.kind not in SOURCE_KINDS:
             problems.append(f"{where}.kind: {sc.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
         elif sc.kind in ("postgres", "mysql") and not sc.dsn:
