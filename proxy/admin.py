@@ -132,7 +132,7 @@ def run(session, sql: str, route) -> AdminResult:
 
 def freshness_rows(server) -> list[tuple]:
     out = []
-    fed = server.federation
+    fed = getattr(server, "federation", None)
     if fed is not None:   # mirrored sources: one row per copied table
         for st in fed.states.values():
             for (schema, name), (at, rows, _mark) in sorted(st.copies.items()):
