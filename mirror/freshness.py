@@ -90,7 +90,12 @@ SELECT w.s, w.t, c.oid, c.relreplident,
   (SELECT array_agg(a.attname::text ORDER BY k.ord)
      FROM pg_catalog.pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-     WHERE i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)
+     WHERE i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END),
+  c.relrowsecurity,
+  md5(coalesce(c.relacl::text, '') || '|' || coalesce((SELECT string_agg(a.attnum || ':' || a.attacl::text, ','
+        ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL), '')
+      || '|' || (SELECT coalesce(string_agg(m.roleid || ':' || m.member, ',' ORDER BY m.roleid, m.member), '')
+                 FROM pg_catalog.pg_auth_members m))
 FROM unnest(%s::text[], %s::text[]) AS w(s, t)
 LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = w.s
 LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t AND c.relkind IN ('r', 'p')
@@ -185,6 +190,11 @@ class FreshnessTracker:
         self.poll_seconds = 0.0                 # time spent in polls since start
         self.last_changed: set[tuple[str, str]] = set()
         self._keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        # per table: a hash of its grants (table, columns) and of role memberships; a change
+        # is reported to listeners like a change of rows (cached answers are re-checked)
+        self._acls: dict[tuple[str, str], str] = {}
+        self._acl_changed: set[tuple[str, str]] = set()
+        self.privileges_changed_at = 0.0        # wall time a grant change was last seen
         self._recent: collections.deque = collections.deque()  # (monotonic, xid8, tables) consumed
         self._resnap_after: dict[tuple[str, str], float] = {}
         self._listeners: list = []
@@ -380,6 +390,8 @@ class FreshnessTracker:
         if not complete:
             end = next((r[0] for r in reversed(rows) if r[2].startswith("COMMIT")), upto)
         batches, changed, ntx = self._decode(rows, catalog, newly)
+        if self._acl_changed:
+            changed, self._acl_changed = changed | self._acl_changed, set()
         if batches or self._dirty != dirty_before:
             self._commit(batches, end, newly)
         self.last_changed = changed
@@ -421,7 +433,7 @@ class FreshnessTracker:
             _SCHEMA_SQL, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
         for key in keys:
             t = catalog.tables[key]
-            oid, replident, h, keycols = found.get(key, (None, None, None, None))
+            oid, replident, h, keycols, rls, acl = found.get(key, (None,) * 6)
             reason = None
             if oid is None:
                 reason = "the table was dropped or renamed on the origin"
@@ -429,6 +441,14 @@ class FreshnessTracker:
                 reason = "the table was dropped and re-created on the origin"
             elif h != (columns_hash(t) if t.columns else None):
                 reason = "the table's columns changed on the origin"
+            elif bool(rls) != bool(t.rls_enabled):
+                reason = "row-level security was switched on or off on the origin"
+            if acl is not None:
+                if self._acls.get(key, acl) != acl:
+                    self._acl_changed.add(key)
+                    self.privileges_changed_at = time.time()
+                    log.info("mirror: %s.%s: privileges changed on the origin", key[0], key[1])
+                self._acls[key] = acl
             if reason:
                 if self._mark_dirty(key, 0, reason + "; re-snapshot pending"):
                     newly.add(key)

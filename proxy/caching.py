@@ -375,7 +375,12 @@ class CacheService:
         return scope
 
     def not_before(self, s) -> float:
-        return max(s.last_write_at, self.ddl_at)
+        """Entries known correct only before this are not served (not even stale): the
+        session's last write, the last DDL through pgaccel, and the last grant or role
+        membership change the mirror's change feed saw on the origin."""
+        eng = self.server.mirror
+        tr = getattr(eng, "freshness", None) if eng is not None else None
+        return max(s.last_write_at, self.ddl_at, getattr(tr, "privileges_changed_at", 0.0))
 
     def key_for(self, s, sql: str, params=(), param_formats=(), param_types=(), result_formats=()):
         """(key, cacheability) for a statement the session may serve from the cache, or None."""
