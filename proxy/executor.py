@@ -59,6 +59,7 @@ class Execution:
     encoders: list
     cursor: object
     pending: object = None   # next RecordBatch to send (prefetched, or left over after a row limit)
+    pending_data: bytes | None = None   # the DataRows of ``pending`` when already encoded
     rows: int = 0
     exhausted: bool = False
 
@@ -228,13 +229,23 @@ class Executor:
             cur.execute(route.sql, list(params) if params else None)
             if route.runtime_checks:
                 # a guard may fire on any row: run to completion before answering
-                return cur.to_arrow_table().to_reader(ROWS_PER_BATCH)
-            return cur.to_arrow_reader(ROWS_PER_BATCH)
+                reader = cur.to_arrow_table().to_reader(ROWS_PER_BATCH)
+            else:
+                reader = cur.to_arrow_reader(ROWS_PER_BATCH)
+            # the first two batches in the same worker-thread hop: a result of one batch
+            # (most analytic answers) needs no further hop to learn that it has ended
+            first = _next_batch(reader)
+            second = _next_batch(reader) if first is not None else None
+            if second is not None:
+                import pyarrow as pa
+
+                first = pa.concat_batches([first, second])
+            return reader, first, second is None
 
         handle = Execution(None, [], cur)
         s.executing_local = handle
         try:
-            reader = await self.server.duck.run(run)
+            reader, first, exhausted = await self.server.duck.run(run)
         except Exception as e:
             msg = str(e).split("\n")[0][:300]
             if "INTERRUPT" in msg.upper():
@@ -256,17 +267,17 @@ class Executor:
                                f"column {f.name}: {schema.field(i).type} as type {f.type_oid}")
             encoders.append(enc)
         handle.reader, handle.encoders = reader, encoders
-        # encode the first batch now: an EncodeError here still falls back cleanly
-        first = await self.server.duck.run(_next_batch, reader)
+        # encode the first batch now (once: _stream sends these bytes): an EncodeError
+        # here still falls back cleanly
         if first is not None:
             from proxy.wire.values import EncodeError, encode_data_rows
 
             try:
-                encode_data_rows(first.slice(0, 1), encoders)
+                handle.pending_data = encode_data_rows(first, encoders)
             except EncodeError as e:
                 raise Fallback("value_not_encodable", str(e)[:200])
         handle.pending = first
-        handle.exhausted = first is None
+        handle.exhausted = exhausted
         return handle
 
     async def _stream(self, s, ex: Execution, max_rows: int, sink=None) -> bool:
@@ -278,8 +289,8 @@ class Executor:
         sent = 0
         loop_run = self.server.duck.run
         while True:
-            batch = ex.pending
-            ex.pending = None
+            batch, data = ex.pending, ex.pending_data
+            ex.pending = ex.pending_data = None
             if batch is None and ex.exhausted:
                 return True
             if batch is None:
@@ -298,10 +309,11 @@ class Executor:
             if max_rows and sent + batch.num_rows > max_rows:
                 take = max_rows - sent
                 ex.pending = batch.slice(take)
-                batch = batch.slice(0, take)
+                batch, data = batch.slice(0, take), None
             if batch.num_rows:
                 try:
-                    data = encode_data_rows(batch, ex.encoders)
+                    if data is None:
+                        data = encode_data_rows(batch, ex.encoders)
                 except Exception as e:
                     raise PgError(f"pgaccel could not encode a mirror result value: {e}",
                                   sqlstate=c.INTERNAL_ERROR)
@@ -501,9 +513,18 @@ class Executor:
                 s.writer.write(e.response().encode())
                 STATS.errors[e.sqlstate] += 1
                 st.failed = True
-                if st.forwarded:
-                    # make the origin abandon its implicit transaction too, as Postgres would
+                if st.forwarded or s.status == c.TX_IN_BLOCK:
+                    # make the origin abandon its transaction (implicit, or the client's
+                    # block: Postgres fails it on any error), and answer Sync with its status
+                    st.forwarded = True
                     await s.origin_roundtrip(_ABORT, until=(), forward=False)
+
+    async def fail_transaction(self, s) -> None:
+        """An error pgaccel answered inside the client's transaction block: fail the
+        origin's transaction too (as Postgres would), so later statements get 25P02
+        until ROLLBACK. Simple protocol: waits for the origin's ReadyForQuery."""
+        await s.origin_roundtrip(_ABORT, until=(), forward=False)
+        await s.origin_sync()
 
     async def _forward(self, s, st, fb: bytes, until: tuple[bytes, ...]) -> list:
         st.forwarded = True
