@@ -178,6 +178,10 @@ class WatermarkTracker:
         self.polls = 0
         self.applied_rows = 0
         self.last_changed: set[tuple[str, str]] = set()
+        # grants of each table as last seen (see FreshnessTracker): a change ends cached answers
+        self._acls: dict[tuple[str, str], str] = {}
+        self.acl_changed: set[tuple[str, str]] = set()
+        self.privileges_changed_at = 0.0
 
     # -- the FreshnessTracker API -------------------------------------------
     def add_listener(self, fn) -> None:
@@ -342,6 +346,8 @@ class WatermarkTracker:
                 for k in resnap:
                     self.table_errors[k] = f"re-snapshot failed: {e}"
                 log.warning("mirror watermark: re-snapshot failed: %s", e)
+        if self.acl_changed:
+            changed, self.acl_changed = changed | self.acl_changed, set()
         self.last_changed = changed
         for fn in list(self._listeners):
             try:
@@ -356,7 +362,7 @@ class WatermarkTracker:
             _SCHEMA_SQL, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
         for key in keys:
             t = catalog.tables[key]
-            oid, _, h, _ = found.get(key, (None, None, None, None))
+            oid, _, h, _, rls, acl = found.get(key, (None,) * 6)
             reason = None
             if oid is None:
                 reason = "the table was dropped or renamed on the origin"
@@ -364,6 +370,14 @@ class WatermarkTracker:
                 reason = "the table was dropped and re-created on the origin"
             elif h != (columns_hash(t) if t.columns else None):
                 reason = "the table's columns changed on the origin"
+            elif bool(rls) != bool(t.rls_enabled):
+                reason = "row-level security was switched on or off on the origin"
+            if acl is not None:
+                if self._acls.get(key, acl) != acl:
+                    self.acl_changed.add(key)
+                    self.privileges_changed_at = time.time()
+                    log.info("mirror watermark: %s.%s: privileges changed on the origin", *key)
+                self._acls[key] = acl
             if reason and key not in self._dirty:
                 self._dirty.add(key)
                 self.table_errors[key] = reason + "; re-snapshot pending"

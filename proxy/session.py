@@ -964,6 +964,8 @@ class Session:
                 relay = not await self.server.executor.run_simple(self, sql, route)
         except PgError as e:
             self.writer.write(e.response().encode())
+            if self.status == c.TX_IN_BLOCK:
+                await self.server.executor.fail_transaction(self)
             self.writer.write(ReadyForQuery(self.status).encode())
             STATS.errors[e.sqlstate] += 1
         finally:
