@@ -115,6 +115,7 @@ class SourceState:
     next_refresh: float = 0.0
     next_retry: float = 0.0
     refreshing: bool = False
+    listed_at: float = 0.0        # when the tables were last listed (attach)
 
 
 class SourceUnavailable(Exception):
@@ -195,6 +196,8 @@ class Federation:
                 for st in self.states.values():
                     if not st.up and now >= st.next_retry:
                         self._attach(st)
+                    elif st.up and now - st.listed_at >= st.cfg.every:
+                        self._attach(st)     # tables created, dropped or changed on the source
                 self.refresh_due()
             except Exception:
                 log.exception("federation: background refresh failed")
@@ -236,7 +239,7 @@ class Federation:
                 log.warning('source "%s" is unavailable: %s', st.name, st.error)
                 return
             was_up = st.up
-            st.up, st.error = True, ""
+            st.up, st.error, st.listed_at = True, "", time.time()
             if tables != st.tables:
                 st.tables = tables
                 self.version += 1
@@ -309,6 +312,16 @@ class Federation:
                            duckdb_name=f"{source}.{sch}.{name}", synced_at=st.copies[(sch, name)][0],
                            live=(st.alias, sch, name))
         return mt
+
+    def relist(self, source: str, min_interval: float = 5.0) -> bool:
+        """Re-attach ``source`` to see tables created or changed since it was listed (at
+        most every ``min_interval`` seconds). True when what the planner sees changed."""
+        st = self.states.get(source)
+        if st is None or time.time() - st.listed_at < min_interval:
+            return False
+        before = self.version
+        self._attach(st)
+        return self.version != before
 
     def has_schema(self, source: str) -> bool:
         st = self.states.get(source)

@@ -583,7 +583,9 @@ class Executor:
         if route.target == "federation" and route.sql is None:
             from . import federated
 
-            raise federated.refusal(self.server.federation, route)
+            route = await federated.relisted(self, s, m.query, route)
+            if route.sql is None:
+                raise federated.refusal(self.server.federation, route)
         if route.target in ("admin", "federation"):
             if m.statement and m.statement in s.statements:
                 raise PgError(f'prepared statement "{m.statement}" already exists', sqlstate="42P05")

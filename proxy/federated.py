@@ -78,6 +78,17 @@ def param_oids(route, declared=()) -> tuple[int, ...]:
     return tuple(out)
 
 
+async def relisted(ex, s, sql: str, route):
+    """A route refused for a table or column the source may have gained since it was
+    listed: list the source again (rate-limited) and decide again."""
+    fed = ex.server.federation
+    if route.sql is None and route.reason in ("source_table_unknown", "unresolved_column") and fed is not None:
+        changed = [await ex.server.duck.run(fed.relist, src) for src in sorted(route.sources)]
+        if any(changed):
+            return s.decide(sql)
+    return route
+
+
 async def prepare(ex, s, sql: str, route, extended: bool):
     """Checks before running; returns the route to run (``sql`` set to what runs)."""
     from .executor import Fallback
@@ -92,6 +103,7 @@ async def prepare(ex, s, sql: str, route, extended: bool):
     if route.target != "federation":
         raise PgError("the statement no longer reads a source after a settings change; run it again",
                       sqlstate=c.FEATURE_NOT_SUPPORTED)
+    route = await relisted(ex, s, sql, route)
     if route.sql is None:
         raise refusal(fed, route)
     from mirror.sources import SourceUnavailable
