@@ -1105,7 +1105,34 @@ def encode_data_rows(batch: pa.RecordBatch, encoders: list) -> bytes:
     return b"".join(out)
 
 
+SMALL_ROWS = 64
+_I32 = struct.Struct("!i")
+
+
+def _encode_small(batch: pa.RecordBatch, encoders: list) -> bytes:
+    """Few rows: the same value bytes (each column's encoder), framed in Python; the
+    Arrow kernels' fixed cost per call outweighs the per-row work below ~64 rows."""
+    cols = [enc.arrow(col).to_pylist() if isinstance(enc, Encoder) else enc(col)
+            for col, enc in zip(batch.columns, encoders)]
+    head = struct.pack("!h", batch.num_columns)
+    pack = _I32.pack
+    out = []
+    for row in zip(*cols):
+        parts = [head]
+        for v in row:
+            if v is None:
+                parts.append(b"\xff\xff\xff\xff")
+            else:
+                parts.append(pack(len(v)))
+                parts.append(v)
+        body = b"".join(parts)
+        out.append(b"D" + pack(len(body) + 4) + body)
+    return b"".join(out)
+
+
 def _encode_chunk(batch: pa.RecordBatch, encoders: list) -> bytes:
+    if batch.num_rows <= SMALL_ROWS:
+        return _encode_small(batch, encoders)
     ncols = batch.num_columns
     cols = []
     total = None
