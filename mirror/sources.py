@@ -54,18 +54,42 @@ _PG_OF_DUCK = {
     "INTERVAL": ("interval", 1186), "UUID": ("uuid", 2950),
 }
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+# Read through a cast (a view in SHIM_CATALOG): DuckDB type -> (cast to, Postgres type, OID, typmod)
+_CASTS = {
+    "UBIGINT": ("DECIMAL(20,0)", "numeric(20,0)", 1700, (20 << 16) + 4),
+    "HUGEINT": ("DECIMAL(38,0)", "numeric(38,0)", 1700, (38 << 16) + 4),
+    "TIMESTAMP_S": ("TIMESTAMP", "timestamp without time zone", 1114, -1),
+    "TIMESTAMP_MS": ("TIMESTAMP", "timestamp without time zone", 1114, -1),
+    "TIMESTAMP_NS": ("TIMESTAMP", "timestamp without time zone", 1114, -1),
+    "JSON": ("VARCHAR", "text", 25, -1),
+}
+SHIM_CATALOG = "_pgaccel_shim"
+# Postgres source columns whose scanner reading is not the Postgres value (source type OID
+# -> why): unconstrained numeric is read as DOUBLE, char(n) loses its padding
+_PG_SOURCE_LOSSY = {1700: "unconstrained numeric is read as DOUBLE by the scanner",
+                    1042: "character(n) loses its blank padding in the scanner"}
+_PG_SOURCE_COLUMNS = """SELECT n.nspname, c.relname, a.attname, a.atttypid::int, a.atttypmod
+FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"""
 
 
 def pg_type_of(duckdb_type: str) -> tuple[str, int, int, bool, str]:
     """(Postgres type text, OID, typmod, faithful, note) for a source column's DuckDB type.
 
-    Unsigned 64-bit and 128-bit integers, nanosecond/second timestamps, nested types,
-    enums, bit strings and time with time zone are not mapped: a query touching such a
-    column is refused (the note says why)."""
+    UBIGINT and HUGEINT are read as numeric(20,0)/numeric(38,0), TIMESTAMP_S/MS/NS as
+    timestamp (nanoseconds truncated), JSON as text, through a cast (``_CASTS``).
+    UHUGEINT, nested types, enums, bit strings and time with time zone are not mapped:
+    a query touching such a column is refused (the note says why)."""
     t = duckdb_type.upper().strip()
     if t in _PG_OF_DUCK:
         name, oid = _PG_OF_DUCK[t]
         return name, oid, -1, True, ""
+    if t in _CASTS:
+        _, name, oid, typmod = _CASTS[t]
+        note = "read as " + _CASTS[t][0] + (" (nanoseconds truncated)" if t == "TIMESTAMP_NS" else "")
+        return name, oid, typmod, True, note
     m = _DECIMAL.match(t)
     if m:
         p, s = int(m.group(1)), int(m.group(2))
@@ -143,6 +167,8 @@ class Federation:
             self._load_extension(kind)
         self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
         self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {COPY_SCHEMA}")
+        if SHIM_CATALOG not in {r[0] for r in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}:
+            self._con.execute(f"ATTACH ':memory:' AS {SHIM_CATALOG}")
         self._con.execute(f"""CREATE TABLE IF NOT EXISTS {META_SCHEMA}.source_copies (
             source VARCHAR, schema_name VARCHAR, table_name VARCHAR, synced_at DOUBLE,
             row_count BIGINT, mark VARCHAR, PRIMARY KEY (source, schema_name, table_name))""")
@@ -272,6 +298,7 @@ class Federation:
             "SELECT schema_name, table_name, column_name, data_type, column_index, is_nullable "
             "FROM duckdb_columns() WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
             [st.alias]).fetchall()
+        lossy = self._pg_source_lossy(st) if cfg.kind == "postgres" else {}
         cols: dict[tuple[str, str], list[MirrorColumn]] = {}
         for sch, tab, col, dtype, idx, nullable in rows:
             if sch in skip or (only_schema and sch != only_schema):
@@ -283,15 +310,42 @@ class Federation:
             if any(fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(tab, p) for p in cfg.exclude):
                 continue
             pg, oid, typmod, faithful, note = pg_type_of(dtype)
+            why = lossy.get((sch, tab, col))
+            if why:
+                faithful, note = False, why
             cols.setdefault((sch, tab), []).append(
                 MirrorColumn(col, pg, oid, typmod, dtype, faithful, bool(nullable), int(idx), note))
         out = {}
         for (sch, tab), cs in cols.items():
+            cat, dsch, dname = st.alias, sch, tab
+            if any(c.duckdb_type.upper() in _CASTS for c in cs):
+                cat, dsch, dname = self._shim_view(st, sch, tab, cs)
             out[(sch, tab)] = MirrorTable(
-                schema=f"{st.name}.{sch}", name=tab, columns=tuple(cs), duckdb_schema=sch,
-                duckdb_name=tab, row_count=0, synced_at=0.0, snapshot_lsn=None, rls_enabled=False,
-                table_oid=0, source=st.name, duckdb_catalog=st.alias)
+                schema=f"{st.name}.{sch}", name=tab, columns=tuple(cs), duckdb_schema=dsch,
+                duckdb_name=dname, row_count=0, synced_at=0.0, snapshot_lsn=None, rls_enabled=False,
+                table_oid=0, source=st.name, duckdb_catalog=cat)
         return out
+
+    def _pg_source_lossy(self, st: SourceState) -> dict:
+        """(schema, table, column) -> why, for Postgres source columns the scanner reads lossily."""
+        out = {}
+        for sch, tab, col, oid, typmod in self._con.execute(
+                f"SELECT * FROM postgres_query({_lit(st.alias)}, {_lit(_PG_SOURCE_COLUMNS)})").fetchall():
+            if oid in _PG_SOURCE_LOSSY and (oid != 1700 or typmod < 4):
+                out[(sch, tab, col)] = _PG_SOURCE_LOSSY[oid]
+        return out
+
+    def _shim_view(self, st: SourceState, sch: str, tab: str, cols) -> tuple[str, str, str]:
+        """A view casting the columns DuckDB reads in types without a Postgres twin."""
+        vschema = f"{st.name}.{sch}"
+        items = []
+        for c in cols:
+            cast = _CASTS.get(c.duckdb_type.upper())
+            items.append(f"CAST({_q(c.name)} AS {cast[0]}) AS {_q(c.name)}" if cast else _q(c.name))
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {SHIM_CATALOG}.{_q(vschema)}")
+        self._con.execute(f"CREATE OR REPLACE VIEW {SHIM_CATALOG}.{_q(vschema)}.{_q(tab)} AS SELECT "
+                          f"{', '.join(items)} FROM {_q(st.alias)}.{_q(sch)}.{_q(tab)}")
+        return SHIM_CATALOG, vschema, tab
 
     # ------------------------------------------------------------------ what the planner sees
 
@@ -310,7 +364,7 @@ class Federation:
         if (sch, name) in st.copies:
             return replace(mt, duckdb_catalog="", duckdb_schema=COPY_SCHEMA,
                            duckdb_name=f"{source}.{sch}.{name}", synced_at=st.copies[(sch, name)][0],
-                           live=(st.alias, sch, name))
+                           live=(mt.duckdb_catalog, mt.duckdb_schema, mt.duckdb_name))
         return mt
 
     def relist(self, source: str, min_interval: float = 5.0) -> bool:
@@ -401,7 +455,7 @@ class Federation:
                 started = time.time()
                 key = f"{source}.{sch}.{tab}"
                 target = f"{COPY_SCHEMA}.{_q(key)}"
-                live = f"{_q(st.alias)}.{_q(sch)}.{_q(tab)}"
+                live = ".".join(_q(x) for x in (mt.duckdb_catalog, mt.duckdb_schema, mt.duckdb_name))
                 col = st.cfg.watermark.get(tab) or st.cfg.watermark.get(f"{sch}.{tab}")
                 prev = st.copies.get((sch, tab))
                 with self._lock:

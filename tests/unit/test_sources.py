@@ -25,12 +25,16 @@ CTX = SessionContext(search_path=("public",), in_transaction=False)
     ("TIMESTAMP", "timestamp without time zone", 1114, -1),
     ("TIMESTAMP WITH TIME ZONE", "timestamp with time zone", 1184, -1), ("BLOB", "bytea", 17, -1),
     ("UUID", "uuid", 2950, -1), ("INTERVAL", "interval", 1186, -1),
+    # read through a cast (a view in the shim catalog)
+    ("UBIGINT", "numeric(20,0)", 1700, (20 << 16) + 4), ("HUGEINT", "numeric(38,0)", 1700, (38 << 16) + 4),
+    ("TIMESTAMP_NS", "timestamp without time zone", 1114, -1), ("TIMESTAMP_MS", "timestamp without time zone", 1114, -1),
+    ("JSON", "text", 25, -1),
 ])
 def test_duckdb_types_map_to_postgres_types(duck, pg, oid, typmod):
     assert pg_type_of(duck)[:4] == (pg, oid, typmod, True)
 
 
-@pytest.mark.parametrize("duck", ["UBIGINT", "HUGEINT", "TIMESTAMP_NS", "INTEGER[]", "STRUCT(a INTEGER)",
+@pytest.mark.parametrize("duck", ["UHUGEINT", "INTEGER[]", "STRUCT(a INTEGER)", "ENUM('a', 'b')",
                                   "MAP(VARCHAR, INTEGER)", "BIT", "TIME WITH TIME ZONE"])
 def test_unmapped_types_are_unfaithful_with_a_note(duck):
     _pg, oid, _tm, faithful, note = pg_type_of(duck)
@@ -104,6 +108,27 @@ def test_files_and_sqlite_are_attached_with_their_tables_and_types(files):
         assert [(c.name, c.pg_type) for c in acc.columns] == [("id", "bigint"), ("plan", "text"),
                                                             ("mrr", "double precision")]
         assert fed.table("crm", None, "nope") is None and fed.table("nope", None, "x") is None
+    finally:
+        fed.stop()
+        eng.close()
+
+
+def test_columns_without_a_postgres_twin_are_read_through_a_cast(files, tmp_path):
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 18446744073709551615::UBIGINT AS big, TIMESTAMP_NS '2024-01-01 10:00:00.123456789' AS ns, "
+                f"'{{\"a\": 1}}'::JSON AS j) TO '{tmp_path}/odd.parquet' (FORMAT parquet)")
+    con.close()
+    eng, fed = _federation(files, odd=SourceConfig(kind="parquet", files={"t": str(tmp_path / "odd.parquet")}))
+    try:
+        t = fed.table("odd", None, "t")
+        assert [(c.name, c.pg_type, c.faithful) for c in t.columns] == [
+            ("big", "numeric(20,0)", True), ("ns", "timestamp without time zone", True), ("j", "text", True)]
+        assert t.duckdb_catalog == "_pgaccel_shim"
+        r = plan("SELECT big, big + 1 AS next, ns, j FROM odd.t", CTX, FederatedCatalog(eng.catalog, fed))
+        assert r.reason == "federation", r.detail
+        row = eng.cursor().execute(r.sql).fetchone()
+        assert [str(v) for v in row] == ["18446744073709551615", "18446744073709551616",
+                                         "2024-01-01 10:00:00.123456", '{"a": 1}']
     finally:
         fed.stop()
         eng.close()
