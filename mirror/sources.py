@@ -186,9 +186,10 @@ class Federation:
         if ext:
             load_extension(self._con, ext)
 
-    def start(self, background: bool = True) -> None:
+    def start(self, background: bool = True, force_refresh: bool = False) -> None:
         """Attach every source (a source that fails is marked down, never fatal); copy the
-        mirrored ones that have no fresh copy; then keep them fresh in a thread."""
+        mirrored ones that have no fresh copy (``force_refresh``: all of them); then keep
+        them fresh in a thread."""
         for st in self.states.values():
             self._attach(st)
         if self.origin_dsn:
@@ -200,7 +201,7 @@ class Federation:
             except Exception as e:
                 log.warning("federation: the origin cannot be read live (%s); stale mirror tables in "
                             "queries across sources give an error", _first_line(e))
-        self.refresh_due()
+        self.refresh_due(force=force_refresh)
         if background:
             self._thread = threading.Thread(target=self._loop, name="pgaccel-sources", daemon=True)
             self._thread.start()

@@ -40,13 +40,36 @@ def cmd_sync(args) -> int:
     cfg = _config(args)
     setup_logging(cfg.server.log_level, cfg.server.log_format)
     m = cfg.mirror
-    report = run_sync(cfg.origin.dsn, m.path, m.tables, m.exclude,
-                      progress=lambda *a: print(*a, flush=True),
-                      slot=m.slot if m.mode == "logical" else None,
-                      threads=m.threads, memory_limit=m.memory_limit)
-    for line in report.lines():
-        print(line)
-    return 1 if report.failed else 0
+    try:
+        report = run_sync(cfg.origin.dsn, m.path, m.tables, m.exclude,
+                          progress=lambda *a: print(*a, flush=True),
+                          slot=m.slot if m.mode == "logical" else None,
+                          threads=m.threads, memory_limit=m.memory_limit)
+    except Exception as e:   # the origin is down or refuses us: say so, no traceback
+        from mirror.sources import redact
+
+        print(f"pgaccel sync: the origin snapshot failed: {redact(str(e).strip())}", file=sys.stderr)
+        failed = True
+    else:
+        for line in report.lines():
+            print(line)
+        failed = report.failed
+    mirrored = {n: sc for n, sc in cfg.sources.items() if sc.mirror != "live"}
+    if mirrored:   # sources with mirror = full/append: copy them now too
+        from mirror.engine import MirrorEngine
+        from mirror.sources import Federation
+
+        with MirrorEngine(m.path, threads=m.threads, memory_limit=m.memory_limit) as engine:
+            fed = Federation(engine, mirrored)
+            try:
+                fed.start(background=False, force_refresh=True)
+                for name, kind, state, mode, tables, _lag, error in fed.rows():
+                    print(f"source {name} ({kind}, {mode}): {state}, {tables} tables copied"
+                          + (f" - {error}" if error else ""))
+                    failed = failed or state != "up"
+            finally:
+                fed.stop()
+    return 1 if failed else 0
 
 
 def cmd_demo(args) -> int:
