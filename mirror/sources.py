@@ -36,6 +36,7 @@ from mirror.catalog import META_SCHEMA, MirrorColumn, MirrorTable
 log = logging.getLogger(__name__)
 
 COPY_SCHEMA = "_pgaccel_src"
+FULL_EVERY = 10           # append/updated_at: every 10th refresh re-copies fully (deletes, late commits)
 RETRY_DOWN = 5.0          # seconds between two attempts to re-attach a source that is down
 _SYSTEM_SCHEMAS = {
     "postgres": {"pg_catalog", "information_schema", "pg_toast"},
@@ -140,6 +141,7 @@ class SourceState:
     next_retry: float = 0.0
     refreshing: bool = False
     listed_at: float = 0.0        # when the tables were last listed (attach)
+    refreshes: int = 0            # completed refreshes (every FULL_EVERY-th copies fully)
 
 
 class SourceUnavailable(Exception):
@@ -458,41 +460,72 @@ class Federation:
                 target = f"{COPY_SCHEMA}.{_q(key)}"
                 live = ".".join(_q(x) for x in (mt.duckdb_catalog, mt.duckdb_schema, mt.duckdb_name))
                 col = st.cfg.watermark.get(tab) or st.cfg.watermark.get(f"{sch}.{tab}")
+                keys = st.cfg.keys.get(tab) or st.cfg.keys.get(f"{sch}.{tab}") or []
+                keys = [keys] if isinstance(keys, str) else list(keys)
                 prev = st.copies.get((sch, tab))
+                incremental = (st.cfg.mirror in ("append", "updated_at") and col and prev is not None
+                               and prev[2] not in (None, "None") and st.refreshes % FULL_EVERY != 0
+                               and (st.cfg.mirror == "append" or keys))
                 with self._lock:
-                    con = self._con
                     try:
-                        con.execute("BEGIN")
-                        if st.cfg.mirror == "append" and col and prev is not None and prev[2] is not None:
-                            n = con.execute(f"INSERT INTO {target} SELECT * FROM {live} WHERE {_q(col)} > "
-                                            f"(SELECT max({_q(col)}) FROM {target})").fetchone()[0]
-                        else:
-                            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {live}")
-                            n = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-                        mark = None
-                        if col:
-                            mark = str(con.execute(f"SELECT max({_q(col)}) FROM {target}").fetchone()[0])
-                        total = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-                        con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.source_copies VALUES (?, ?, ?, ?, ?, ?)",
-                                    [source, sch, tab, started, total, mark])
-                        con.execute("COMMIT")
+                        n, total, mark = self._copy(source, sch, tab, target, live, col, keys,
+                                                    st.cfg.mirror if incremental else "full", started)
                     except Exception as e:
+                        if not incremental:
+                            self.mark_down(source, _first_line(e))
+                            return done
+                        log.info('source "%s": incremental copy of %s.%s failed (%s); copying it fully',
+                                 source, sch, tab, _first_line(e))
                         try:
-                            con.execute("ROLLBACK")
-                        except Exception:
-                            pass
-                        self.mark_down(source, _first_line(e))
-                        return done
+                            n, total, mark = self._copy(source, sch, tab, target, live, col, keys, "full", started)
+                        except Exception as e2:
+                            self.mark_down(source, _first_line(e2))
+                            return done
                 first = (sch, tab) not in st.copies
                 st.copies[(sch, tab)] = (started, total, mark)
                 if first:
                     self.version += 1
                 done[tab] = n
             st.next_refresh = time.time() + st.cfg.every
+            st.refreshes += 1
             log.info('source "%s": mirrored %d tables', source, len(done))
             return done
         finally:
             st.refreshing = False
+
+    def _copy(self, source, sch, tab, target, live, col, keys, how, started) -> tuple[int, int, str | None]:
+        """One table's copy in one DuckDB transaction: ``full`` replaces it, ``append``
+        adds rows whose ``col`` grew, ``updated_at`` replaces the rows (by ``keys``) whose
+        ``col`` is at least the last copy's largest value. Returns (rows, total, mark)."""
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            if how == "append":
+                n = con.execute(f"INSERT INTO {target} SELECT * FROM {live} WHERE {_q(col)} > "
+                                f"(SELECT max({_q(col)}) FROM {target})").fetchone()[0]
+            elif how == "updated_at":
+                since = f"(SELECT max({_q(col)}) FROM {target})"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _pgaccel_changed AS SELECT * FROM {live} "
+                            f"WHERE {_q(col)} >= {since}")
+                match = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM c.{_q(k)}" for k in keys)
+                con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM _pgaccel_changed c WHERE {match})")
+                n = con.execute(f"INSERT INTO {target} SELECT * FROM _pgaccel_changed").fetchone()[0]
+                con.execute("DROP TABLE _pgaccel_changed")
+            else:
+                con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {live}")
+                n = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            mark = str(con.execute(f"SELECT max({_q(col)}) FROM {target}").fetchone()[0]) if col else None
+            total = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.source_copies VALUES (?, ?, ?, ?, ?, ?)",
+                        [source, sch, tab, started, total, mark])
+            con.execute("COMMIT")
+            return n, total, mark
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:
+                pass
+            raise
 
     # ------------------------------------------------------------------ introspection
 

@@ -130,7 +130,7 @@ class CacheConfig:
 
 
 SOURCE_KINDS = ("postgres", "mysql", "sqlite", "parquet", "csv")
-SOURCE_MIRROR_MODES = ("live", "full", "append")
+SOURCE_MIRROR_MODES = ("live", "full", "append", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,10 @@ class SourceConfig:
     mirror: str = "live"
     # how often a mirrored source is refreshed
     every: float = 300.0
-    # mirror = "append": table -> column that only grows ("id", "created_at")
+    # mirror = "append"/"updated_at": table -> column that only grows ("id", "updated_at")
     watermark: dict = field(default_factory=dict)
+    # mirror = "updated_at": table -> key column (or list) identifying a row
+    keys: dict = field(default_factory=dict)
     # seconds to wait when connecting to the source
     connect_timeout: float = 5.0
     # roles (as current_user on the origin) that may read this source; empty: every role
@@ -329,8 +331,10 @@ def _sources(data, problems: list[str]) -> dict:
             problems.append(f"{where}.files: required for kind {sc.kind} (table name -> file or glob)")
         if sc.mirror not in SOURCE_MIRROR_MODES:
             problems.append(f"{where}.mirror: {sc.mirror!r} is not one of {', '.join(SOURCE_MIRROR_MODES)}")
-        if sc.mirror == "append" and not sc.watermark:
-            problems.append(f"{where}.watermark: mirror = \"append\" needs table -> column")
+        if sc.mirror in ("append", "updated_at") and not sc.watermark:
+            problems.append(f"{where}.watermark: mirror = \"{sc.mirror}\" needs table -> column")
+        if sc.mirror == "updated_at" and not sc.keys:
+            problems.append(f"{where}.keys: mirror = \"updated_at\" needs table -> key column(s)")
         if sc.every <= 0:
             problems.append(f"{where}.every: must be positive")
         out[name] = sc

@@ -194,3 +194,40 @@ def test_a_source_that_cannot_be_attached_is_down_not_fatal(files, tmp_path):
     finally:
         fed.stop()
         eng.close()
+
+
+def test_updated_at_and_append_copies_follow_the_source(files):
+    db = files / "crm.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE users (id INTEGER, name TEXT, updated INTEGER)")
+        c.execute("CREATE TABLE events (id INTEGER, kind TEXT)")
+        c.executemany("INSERT INTO users VALUES (?, ?, ?)", [(1, "a", 10), (2, "b", 11)])
+        c.executemany("INSERT INTO events VALUES (?, ?)", [(1, "x"), (2, "y")])
+    eng, fed = _federation(files, inc=SourceConfig(kind="sqlite", path=str(db), mirror="updated_at",
+                                                   watermark={"users": "updated", "accounts": "id"},
+                                                   keys={"users": "id", "accounts": "id"}, every=3600),
+                           app=SourceConfig(kind="sqlite", path=str(db), mirror="append",
+                                            watermark={"events": "id"}, every=3600, tables=["main.events"]))
+    try:
+        cur = eng.cursor()
+        users = lambda: cur.execute('SELECT * FROM "_pgaccel_src"."inc.main.users" ORDER BY id').fetchall()  # noqa: E731
+        events = lambda: cur.execute('SELECT * FROM "_pgaccel_src"."app.main.events" ORDER BY id').fetchall()  # noqa: E731
+        assert users() == [(1, "a", 10), (2, "b", 11)] and events() == [(1, "x"), (2, "y")]
+        with sqlite3.connect(db) as c:
+            c.execute("UPDATE users SET name = 'b2', updated = 12 WHERE id = 2")
+            c.execute("INSERT INTO users VALUES (3, 'c', 12)")
+            c.execute("INSERT INTO events VALUES (3, 'z')")
+        assert fed.refresh("inc")["users"] == 2          # only the changed rows are read again
+        assert fed.refresh("app") == {"events": 1}
+        assert users() == [(1, "a", 10), (2, "b2", 12), (3, "c", 12)]
+        assert events() == [(1, "x"), (2, "y"), (3, "z")]
+        with sqlite3.connect(db) as c:                   # a new column: the copy is made again in full
+            c.execute("ALTER TABLE events ADD COLUMN extra TEXT")
+            c.execute("INSERT INTO events VALUES (4, 'w', 'e')")
+        fed.relist("app", min_interval=0)
+        fed.refresh("app")
+        assert events() == [(1, "x", None), (2, "y", None), (3, "z", None), (4, "w", "e")]
+        assert [r[2] for r in fed.rows() if r[0] in ("inc", "app")] == ["up", "up"]
+    finally:
+        fed.stop()
+        eng.close()
