@@ -226,7 +226,7 @@ class Federation:
                     if not st.up and now >= st.next_retry:
                         self._attach(st)
                     elif st.up and now - st.listed_at >= st.cfg.every:
-                        self._attach(st)     # tables created, dropped or changed on the source
+                        self._relist(st)     # tables created, dropped or changed on the source
                 self.refresh_due()
             except Exception:
                 log.exception("federation: background refresh failed")
@@ -248,7 +248,7 @@ class Federation:
             paths = files if isinstance(files, list) else [files]
             arg = "[" + ", ".join(_lit(str(p)) for p in paths) + "]"
             extra = ", union_by_name = true" if cfg.kind == "parquet" else ", header = true, auto_detect = true"
-            out.append(f"CREATE VIEW {alias}.main.{_q(table)} AS SELECT * FROM {reader}({arg}{extra})")
+            out.append(f"CREATE OR REPLACE VIEW {alias}.main.{_q(table)} AS SELECT * FROM {reader}({arg}{extra})")
         return out
 
     def _attach(self, st: SourceState) -> None:
@@ -274,16 +274,28 @@ class Federation:
                 self.version += 1
             elif not was_up:
                 self.version += 1
-            schemas = {s for s, _ in tables}
-            if len(schemas) == 1:
-                st.default_schema = next(iter(schemas))
-            elif st.cfg.kind == "postgres":
-                st.default_schema = "public"
-            elif st.cfg.kind == "mysql":
-                st.default_schema = _mysql_database(st.cfg.dsn) or None
-            else:
-                st.default_schema = "main"
+            st.default_schema = _default_schema(st.cfg, tables)
             log.info('source "%s" (%s) attached: %d tables', st.name, st.cfg.kind, len(tables))
+
+    def _relist(self, st: SourceState) -> None:
+        """List an attached source's tables again without detaching it (queries running
+        on it go on): the scanners' schema caches are dropped, file views re-created."""
+        with self._lock:
+            try:
+                if st.cfg.kind in ("postgres", "mysql"):
+                    self._con.execute(f"CALL {'pg' if st.cfg.kind == 'postgres' else 'mysql'}_clear_cache()").fetchall()
+                elif st.cfg.kind in ("parquet", "csv"):
+                    for sql in self._attach_sql(st)[1:]:
+                        self._con.execute(sql)
+                tables = self._list(st)
+            except Exception as e:
+                self.mark_down(st.name, _first_line(e))
+                return
+            st.listed_at = time.time()
+            if tables != st.tables:
+                st.tables = tables
+                st.default_schema = _default_schema(st.cfg, tables)
+                self.version += 1
 
     def _detach(self, st: SourceState) -> None:
         if st.attached:
@@ -377,7 +389,10 @@ class Federation:
         if st is None or time.time() - st.listed_at < min_interval:
             return False
         before = self.version
-        self._attach(st)
+        if st.up:
+            self._relist(st)
+        else:
+            self._attach(st)
         return self.version != before
 
     def has_schema(self, source: str) -> bool:
@@ -566,6 +581,19 @@ _SECRET_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 def redact(text: str) -> str:
     """Error texts of the scanners quote the DSN: never show its password."""
     return _SECRET_URL.sub(r"\1***@", _SECRET_KV.sub(r"\1***", text))
+
+
+def _default_schema(cfg, tables) -> str | None:
+    """The schema ``NAME.table`` means: the only one, else Postgres' public, MySQL's
+    database, SQLite's and files' main."""
+    schemas = {s for s, _ in tables}
+    if len(schemas) == 1:
+        return next(iter(schemas))
+    if cfg.kind == "postgres":
+        return "public"
+    if cfg.kind == "mysql":
+        return _mysql_database(cfg.dsn) or None
+    return "main"
 
 
 def _first_line(e: BaseException) -> str:
