@@ -9,6 +9,7 @@ from .. import pgtypes as T
 from ..pgtypes import PgType
 from ..reasons import Refuse
 from .bridge_common import Source
+from .bridge_implied_filters import add_implied_filters
 from . import numeric_division as nd
 
 
@@ -19,6 +20,7 @@ class QueryRules:
         if not isinstance(tree, (exp.Select, exp.SetOperation)):
             raise Refuse("unsupported_construct", f"top-level {type(tree).__name__}")
         cols = self.query(tree, top=True)
+        add_implied_filters(tree)
         return cols
 
     def query(self, node: exp.Expression, top: bool = False) -> list[tuple[str, PgType]]:

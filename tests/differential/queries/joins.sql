@@ -71,3 +71,9 @@ SELECT id, c.tier, p.stock FROM (SELECT * FROM customers WHERE id % 2 = 0) c FUL
 
 -- title: join with aggregate subquery
 SELECT c.id, t.total FROM customers c JOIN (SELECT customer_id, sum(amount) AS total FROM orders GROUP BY customer_id) t ON t.customer_id = c.id ORDER BY c.id
+
+-- title: or of conjunctions over two tables (TPC-H Q19 shape: implied single-table filters)
+SELECT sum(o.amount), count(*) FROM orders o, customers c WHERE (c.id = o.customer_id AND c.country = 'DE' AND c.tier IN (1, 2) AND o.status = 'paid' AND o.quantity <= 10) OR (c.id = o.customer_id AND c.country IN ('FR', 'us') AND o.status = 'shipped' AND o.quantity >= 20) OR (c.id = o.customer_id AND c.country = 'GB' AND o.status = 'Paid')
+
+-- title: or of conjunctions with a null test and an outer join
+SELECT o.id, c.id FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE (c.country = 'DE' AND o.status = 'paid') OR (c.country IS NULL AND o.status = 'refunded') OR (c.country = 'NO' AND o.status IS NULL) ORDER BY o.id
