@@ -137,6 +137,9 @@ EVENTS_KINDS = [
      "1999-12-31 23:59:59+00", "23:59:59", -1),
     (3,) + (None,) * 10,
 ]
+# split over files: ref.hits from a glob of two CSV files, events.batches from a list of two Parquet files
+HITS = [(dt.date(2024, 5, 1) + dt.timedelta(days=i % 9), REGIONS[i % 4], i * 13 % 50) for i in range(40)]
+BATCHES = [(i % 5, i * 1000003) for i in range(30)]
 LEGACY_KINDS = [(1, 1.5, "x", "2024-01-02", "vv"), (2, -0.25, "", "not a date", "é"), (3, None, None, None, None)]
 
 # Postgres DDL of each table, with the types the source's values map to (the all-in-one database;
@@ -149,6 +152,8 @@ DDL = {
     "clicks": "id int4, account_id int4, kind text, n int8, seen_at timestamp",
     "regions": "code text, label text, population int8",
     "plans": "plan text, price float8, seats int8",
+    "hits": "day date, region text, hits int8",
+    "batches": "batch int4, n int8",
     "crm.kinds": "id int4, s int2, t int2, bs int8, d float8, f float4, dt date, tm text, j text, dt6 timestamp,"
                  " n numeric(30,10), tx text, bl bytea, ub numeric(20,0)",
     "billing.kinds": "id int4, s int2, r float4, d float8, tz timestamptz, u uuid, bl bytea, v text, n numeric(12,3),"
@@ -235,7 +240,7 @@ def crm_db():
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Parquet, CSV and SQLite files: {"clicks": path, "regions": path, "plans": path}."""
+    """Parquet, CSV and SQLite files: {"clicks": path, "regions": path, "plans": path, ...}."""
     d = tmp_path_factory.mktemp("fed_files")
     con = duckdb.connect()
     try:
@@ -245,12 +250,22 @@ def files(tmp_path_factory):
         con.execute(f"SET TimeZone = 'UTC'; CREATE TABLE kinds ({EVENTS_KINDS_DDL});"
                     f" {_insert('kinds', EVENTS_KINDS, 'duckdb')}")
         con.execute(f"COPY kinds TO '{d / 'kinds.parquet'}' (FORMAT parquet)")
+        con.execute("CREATE TABLE batches (batch INTEGER, n BIGINT)")
+        con.executemany("INSERT INTO batches VALUES (?, ?)", BATCHES)
+        for part in (0, 1):
+            con.execute(f"COPY (SELECT * FROM batches WHERE n % 2 = {part}) TO '{d / f'batch{part}.parquet'}'"
+                        " (FORMAT parquet)")
     finally:
         con.close()
     with open(d / "regions.csv", "w") as f:
         f.write("code,label,population\n")
         for code, label, pop in REGION_ROWS:
             f.write(f"{code},{label},{'' if pop is None else pop}\n")
+    (d / "hits").mkdir()
+    for part in (0, 1):
+        with open(d / "hits" / f"hits-{part}.csv", "w") as f:
+            f.write("day,region,hits\n")
+            f.writelines(f"{day},{region},{n}\n" for i, (day, region, n) in enumerate(HITS) if i % 2 == part)
     db = sqlite3.connect(d / "legacy.sqlite")
     db.execute("CREATE TABLE plans (plan TEXT, price REAL, seats INTEGER)")
     db.executemany("INSERT INTO plans VALUES (?, ?, ?)", PLAN_ROWS)
@@ -259,7 +274,8 @@ def files(tmp_path_factory):
     db.commit()
     db.close()
     return {"clicks": str(d / "clicks.parquet"), "kinds": str(d / "kinds.parquet"), "regions": str(d / "regions.csv"),
-            "plans": str(d / "legacy.sqlite")}
+            "plans": str(d / "legacy.sqlite"), "hits": str(d / "hits" / "*.csv"),
+            "batches": [str(d / "batch0.parquet"), str(d / "batch1.parquet")]}
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +287,8 @@ def allinone(origin):
                                     "crm.contacts": _contacts(), "events.clicks": _clicks(),
                                     "ref.regions": REGION_ROWS, "legacy.plans": PLAN_ROWS,
                                     "crm.kinds": CRM_KINDS, "billing.kinds": BILLING_KINDS,
-                                    "events.kinds": EVENTS_KINDS, "legacy.kinds": LEGACY_KINDS})
+                                    "events.kinds": EVENTS_KINDS, "legacy.kinds": LEGACY_KINDS,
+                                    "ref.hits": HITS, "events.batches": BATCHES})
         yield name
 
 
@@ -284,8 +301,9 @@ def _sources(origin, billing_db, crm_db, files, mirror: str = "live", crm_port: 
         "billing": {"kind": "postgres", "dsn": billing, "mirror": mirror, "connect_timeout": 2},
         "crm": {"kind": "mysql", "dsn": f"host=127.0.0.1 port={crm_port} user=root database={crm_db}",
                 "mirror": mirror, "connect_timeout": 2},
-        "events": {"kind": "parquet", "files": {"clicks": files["clicks"], "kinds": files["kinds"]}, "mirror": mirror},
-        "ref": {"kind": "csv", "files": {"regions": files["regions"]}},
+        "events": {"kind": "parquet", "mirror": mirror,
+                   "files": {"clicks": files["clicks"], "kinds": files["kinds"], "batches": files["batches"]}},
+        "ref": {"kind": "csv", "files": {"regions": files["regions"], "hits": files["hits"]}},
         "legacy": {"kind": "sqlite", "path": files["plans"]},
     }
 
@@ -332,6 +350,12 @@ QUERIES = {
     "kinds_legacy": "SELECT a, b, c, v FROM legacy.kinds ORDER BY a",
     "hugeint_events": "SELECT id, hi FROM events.kinds ORDER BY id",
     "declared_date_legacy": "SELECT a, dd FROM legacy.kinds ORDER BY a",  # SQLite: any text in a DATE column
+    # a table from a glob of CSV files, one from a list of Parquet files
+    "globs_and_lists": (
+        "SELECT h.region, r.label, count(*) AS days, sum(h.hits) AS hits, min(h.day) AS first_day,"
+        " sum(b.n) AS batch_n FROM ref.hits h LEFT JOIN ref.regions r ON r.code = h.region"
+        " LEFT JOIN events.batches b ON b.batch = h.hits % 7"
+        " GROUP BY h.region, r.label ORDER BY h.region"),
     # bytea, time and interval results, apart so that a refusal does not hide the other types
     "bytea_crm": "SELECT id, bl FROM crm.kinds ORDER BY id",
     "bytea_billing": "SELECT id, bl FROM billing.kinds ORDER BY id",
@@ -773,6 +797,9 @@ def mirrored(origin, origin_db, billing_db, crm_db, files, tmp_path_factory):
     sources = _sources(origin, billing_db, crm_db, files, mirror="full", crm_port=fp.port)
     for name in ("billing", "crm", "events"):
         sources[name]["every"] = "1s"
+    # the contacts table once more, copied by growing id
+    sources["crm_append"] = dict(sources["crm"], mirror="append", watermark={"contacts": "id"},
+                                 tables=[f"{crm_db}.contacts"])
     p = None
     try:
         p = start_proxy(origin, origin={"dsn": origin.url(origin_db)}, mirror=_mirror(tmp_path_factory, "mirrored"),
@@ -788,21 +815,24 @@ def _wait_mirrored(conn, names, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         rows = _source_rows(conn)
-        if all(rows[n]["lag_seconds"] is not None for n in names) or time.monotonic() > deadline:
+        if all(rows[n]["lag_seconds"] not in (None, "") for n in names) or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
 
 
-def test_mirrored_sources_show_in_show_sources_and_answer_the_same(mirrored, origin_db, conns):
+def test_mirrored_sources_show_in_show_sources_and_answer_the_same(mirrored, origin_db, crm_db, conns):
     p, _ = mirrored
     with psycopg.connect(p.dsn(origin_db), autocommit=True) as conn:
-        rows = _wait_mirrored(conn, ["billing", "crm", "events"])
+        rows = _wait_mirrored(conn, ["billing", "crm", "events", "crm_append"])
         for n in ("billing", "crm", "events"):
             r = rows[n]
             assert r["mirror"] == "full" and r["state"] == "up", r
             assert r["lag_seconds"] not in (None, "") and float(r["lag_seconds"]) < 60, r
             assert str(r["tables"]).strip() not in ("", "0"), r
         assert rows["legacy"]["mirror"] == "live"
+        assert rows["crm_append"]["mirror"] == "append" and rows["crm_append"]["tables"] == "1", rows["crm_append"]
+        fresh = {r[0] for r in conn.execute("SHOW pgaccel.freshness").fetchall()}
+        assert {"billing.public.invoices", f"crm.{crm_db}.contacts", "events.main.clicks"} <= fresh, fresh
         for name in ("four_sources_by_plan", "origin_billing_crm_by_region", "scan_crm", "kinds_crm",
                      "kinds_billing", "kinds_events"):
             assert route_of(conn, QUERIES[name])[0] == "federation"
@@ -841,6 +871,25 @@ def test_mirrored_source_copy_is_refreshed_every_period(mirrored, origin, origin
             assert float(_source_rows(conn)["billing"]["lag_seconds"]) < 10
         finally:
             billing.execute("DELETE FROM invoices WHERE id = 1000")
+
+
+def test_append_mirrored_source_adds_rows_whose_watermark_grew(mirrored, origin_db, crm_db, conns):
+    p, _ = mirrored
+    q = "SELECT id, account_id, email, score, active, stage, signed_up FROM crm_append.contacts ORDER BY id"
+    with psycopg.connect(p.dsn(origin_db), autocommit=True) as conn:
+        _wait_mirrored(conn, ["crm_append"])
+        assert raw(conn, q, 0)[1] == raw(conns["direct"], QUERIES["scan_crm"], 0)[1]
+        _mysql("INSERT INTO contacts VALUES (1000, 1, 'new@example.com', 1.25, 1, 'lead', '2025-01-01 00:00:00')",
+               crm_db)
+        try:
+            deadline = time.monotonic() + 15
+            while conn.execute("SELECT count(*) FROM crm_append.contacts").fetchone()[0] != 121:
+                assert time.monotonic() < deadline, "the new row was not appended within 15 s (every = 1s)"
+                time.sleep(0.2)
+            assert conn.execute("SELECT email, score, active FROM crm_append.contacts WHERE id = 1000").fetchone() \
+                == ("new@example.com", Decimal("1.25"), True)
+        finally:
+            _mysql("DELETE FROM contacts WHERE id = 1000", crm_db)
 
 
 # ---------------------------------------------------------------- names
