@@ -350,6 +350,22 @@ QUERIES = {
     "kinds_legacy": "SELECT a, b, c, v FROM legacy.kinds ORDER BY a",
     "hugeint_events": "SELECT id, hi FROM events.kinds ORDER BY id",
     "declared_date_legacy": "SELECT a, dd FROM legacy.kinds ORDER BY a",  # SQLite: any text in a DATE column
+    # text comparisons on a MySQL table follow Postgres (case and trailing spaces count), wherever
+    # DuckDB's scanner evaluates them (MariaDB's default collation ignores both)
+    "mysql_filter_case": "SELECT count(*) AS n, min(id) AS first FROM crm.contacts WHERE email = 'P1@EXAMPLE.COM'",
+    "mysql_filter_trailing_space": "SELECT count(*) AS n, min(id) AS first FROM crm.contacts"
+                                   " WHERE email = 'p1@example.com  '",
+    "mysql_filter_like": "SELECT count(*) AS n, min(id) AS first FROM crm.contacts WHERE email LIKE 'P1%'",
+    "mysql_filter_enum": "SELECT count(*) AS n, min(id) AS first FROM crm.contacts WHERE stage = 'LEAD'",
+    "mysql_filter_not_equal": "SELECT count(*) AS n FROM crm.contacts WHERE email <> 'P1@EXAMPLE.COM'",
+    "mysql_filter_range": "SELECT count(*) AS n, min(id) AS first FROM crm.contacts WHERE email BETWEEN 'P1' AND 'P2'",
+    "mysql_filter_in_join": (
+        "SELECT a.plan, count(*) AS n FROM accounts a JOIN crm.contacts c ON c.account_id = a.id"
+        " WHERE c.email IN ('P2@EXAMPLE.COM', 'p3@example.com', 'p4@example.com ') GROUP BY a.plan ORDER BY a.plan"),
+    # aggregates over a MySQL table with a column read through a cast (its bigint unsigned)
+    "aggregate_crm_kinds": "SELECT count(*) AS n, count(ub) AS with_ub, sum(s) AS s, max(ub) AS top FROM crm.kinds",
+    "count_star_crm_kinds": "SELECT count(*) AS n FROM crm.kinds",
+    "count_column_crm_kinds": "SELECT count(id) AS n FROM crm.kinds WHERE tx = 'Zoë ☃ ''q'''",
     # a table from a glob of CSV files, one from a list of Parquet files
     "globs_and_lists": (
         "SELECT h.region, r.label, count(*) AS days, sum(h.hits) AS hits, min(h.day) AS first_day,"
