@@ -64,6 +64,7 @@ class Execution:
     pending_data: bytes | None = None   # the DataRows of ``pending`` when already encoded
     rows: int = 0
     exhausted: bool = False
+    timed_out: bool = False  # the session's statement_timeout fired while this ran
 
     def cancel(self) -> None:
         try:
@@ -95,9 +96,10 @@ class Executor:
                "current_user, array_to_string(current_schemas(false), ','), "
                "(SELECT count(*) FROM unnest(current_schemas(true)) x WHERE x::text LIKE 'pg_temp%'), "
                "current_setting('bytea_output'), current_setting('lc_monetary'), current_setting('lc_numeric'), "
-               "current_setting('lc_time')")
+               "current_setting('lc_time'), current_setting('statement_timeout')")
         rows = await (self._internal_extended(s, sql) if extended else s.internal_query(sql))
-        sp, efd, user, schemas, ntemp, bytea, lcm, lcn, lct = rows[0]
+        sp, efd, user, schemas, ntemp, bytea, lcm, lcn, lct, timeout = rows[0]
+        s.session_vars["statement_timeout_s"] = _pg_duration(timeout)
         sv = s.session_vars
         sv["search_path"] = sp
         sv["extra_float_digits"] = efd
@@ -250,15 +252,18 @@ class Executor:
 
         handle = Execution(None, [], cur)
         s.executing_local = handle
+        timer = _arm_timeout(s, handle)
         try:
             reader, first, exhausted = await self.server.duck.run(run)
         except Exception as e:
             msg = str(e).split("\n")[0][:300]
             if "INTERRUPT" in msg.upper():
-                raise PgError("canceling statement due to user request", sqlstate=c.QUERY_CANCELED)
+                raise _canceled(handle)
             raise Fallback("mirror_error", msg)
         finally:
             s.executing_local = None
+            if timer is not None:
+                timer.cancel()
         schema = reader.schema
         if fields is None or len(schema) != len(fields):
             raise Fallback("result_shape_differs",
@@ -289,12 +294,22 @@ class Executor:
     async def _stream(self, s, ex: Execution, max_rows: int, sink=None) -> bool:
         """Send DataRows; True when the result is exhausted, False when suspended.
         ``sink``: a caching.Capture that also gets every byte sent."""
+        timer = _arm_timeout(s, ex)
+        try:
+            return await self._stream_rows(s, ex, max_rows, sink)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _stream_rows(self, s, ex: Execution, max_rows: int, sink) -> bool:
         from proxy.wire.values import encode_data_rows
 
         w = s.writer
         sent = 0
         loop_run = self.server.duck.run
         while True:
+            if ex.timed_out:
+                raise _canceled(ex)
             batch, data = ex.pending, ex.pending_data
             ex.pending = ex.pending_data = None
             if batch is None and ex.exhausted:
@@ -306,7 +321,7 @@ class Executor:
                 except Exception as e:
                     msg = str(e).split("\n")[0]
                     if "INTERRUPT" in msg.upper():
-                        raise PgError("canceling statement due to user request", sqlstate=c.QUERY_CANCELED)
+                        raise _canceled(ex)
                     raise PgError(f"mirror query failed: {msg}", sqlstate=c.INTERNAL_ERROR)
                 finally:
                     s.executing_local = None
@@ -1006,6 +1021,36 @@ def _param_ok(planned: int, declared: int) -> bool:
     ``planned``: equal, or both integers (values are decoded exactly, and one out of the
     planned type's range makes DuckDB's cast fail, which falls back to the origin)."""
     return planned == declared or (planned in _INTEGERS and declared in _INTEGERS)
+
+
+def _pg_duration(text: str) -> float:
+    """Seconds of a Postgres duration setting as SHOW prints it ("0", "500ms", "5s", "1min")."""
+    import re
+
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$", text or "")
+    if not m:
+        return 0.0
+    unit = {"us": 1e-6, "ms": 1e-3, "s": 1, "min": 60, "h": 3600, "d": 86400, None: 1e-3}[m.group(2)]
+    return float(m.group(1)) * unit
+
+
+def _arm_timeout(s, handle: Execution):
+    """The session's statement_timeout over a DuckDB run: interrupt it when it fires."""
+    seconds = s.session_vars.get("statement_timeout_s") or 0.0
+    if seconds <= 0:
+        return None
+    import asyncio
+
+    def fire():
+        handle.timed_out = True
+        handle.cancel()
+    return asyncio.get_running_loop().call_later(seconds, fire)
+
+
+def _canceled(handle: Execution) -> PgError:
+    if handle.timed_out:
+        return PgError("canceling statement due to statement timeout", sqlstate=c.QUERY_CANCELED)
+    return PgError("canceling statement due to user request", sqlstate=c.QUERY_CANCELED)
 
 
 PREPARED_PER_SESSION = 32
