@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 COPY_SCHEMA = "_pgaccel_src"
 FULL_EVERY = 10           # append/updated_at: every 10th refresh re-copies fully (deletes, late commits)
+ORIGIN_RELIST = 60.0      # seconds between two listings of the origin's tables (live reads)
 RETRY_DOWN = 5.0          # seconds between two attempts to re-attach a source that is down
 _SYSTEM_SCHEMAS = {
     "postgres": {"pg_catalog", "information_schema", "pg_toast"},
@@ -160,7 +161,9 @@ class Federation:
         self.states = {name: SourceState(name, cfg, f"_src_{name}") for name, cfg in sources.items()}
         self.version = 0
         self.collation = ""              # the origin database's (text order of federated answers)
-        self.origin_alias = ""           # DuckDB catalog of the live origin (for stale mirror tables)
+        self.origin_alias = ""           # DuckDB catalog of the live origin (stale or unmirrored tables)
+        self.origin_tables: dict = {}    # (schema, table) -> MirrorTable read live (list_origin)
+        self.origin_listed_at = 0.0
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -200,9 +203,10 @@ class Federation:
                 with self._lock:
                     self._con.execute(f"ATTACH {_lit(self.origin_dsn)} AS _pgaccel_origin (TYPE postgres, READ_ONLY)")
                 self.origin_alias = "_pgaccel_origin"
+                self.list_origin()
             except Exception as e:
-                log.warning("federation: the origin cannot be read live (%s); stale mirror tables in "
-                            "queries across sources give an error", _first_line(e))
+                log.warning("federation: the origin cannot be read live (%s); stale or unmirrored origin "
+                            "tables in queries across sources give an error", _first_line(e))
         self.refresh_due(force=force_refresh)
         if background:
             self._thread = threading.Thread(target=self._loop, name="pgaccel-sources", daemon=True)
@@ -227,6 +231,12 @@ class Federation:
                         self._attach(st)
                     elif st.up and now - st.listed_at >= st.cfg.every:
                         self._relist(st)     # tables created, dropped or changed on the source
+                if self.origin_alias and now - self.origin_listed_at >= ORIGIN_RELIST:
+                    try:
+                        self.list_origin()
+                    except Exception as e:
+                        self.origin_listed_at = now
+                        log.warning("federation: listing the origin's tables failed: %s", _first_line(e))
                 self.refresh_due()
             except Exception:
                 log.exception("federation: background refresh failed")
@@ -361,6 +371,45 @@ class Federation:
         self._con.execute(f"CREATE OR REPLACE VIEW {SHIM_CATALOG}.{_q(vschema)}.{_q(tab)} AS SELECT "
                           f"{', '.join(items)} FROM {_q(st.alias)}.{_q(sch)}.{_q(tab)}")
         return SHIM_CATALOG, vschema, tab
+
+    # ------------------------------------------------------------------ the origin, read live
+
+    def list_origin(self) -> None:
+        """The origin's tables (not views: the scanner would read them with pgaccel's own
+        role) as a federated query may read them live, with the snapshot's type mapping.
+        A column the scanner does not read exactly (bpchar, enum, domain, arrays ...)
+        is unfaithful; dates and timestamps are read as they are."""
+        if not self.origin_dsn or not self.origin_alias:
+            return
+        import psycopg
+
+        from mirror import snapshot as snap
+        from mirror.types import PgType, map_type
+
+        exact_guarded = {1082, 1114, 1184}      # guarded in the snapshot only for ±infinity / year 294247+
+        with psycopg.connect(self.origin_dsn, autocommit=True, connect_timeout=10) as c:
+            tables = c.execute(snap._TABLES_SQL, (list(snap.SYSTEM_SCHEMAS),)).fetchall()
+            cols: dict[int, list] = {}
+            for r in c.execute(snap._COLUMNS_SQL, ([t[0] for t in tables],)).fetchall():
+                cols.setdefault(r[0], []).append(r)
+            types = {r[0]: PgType(*r) for r in c.execute(snap._TYPES_SQL).fetchall()}
+        out = {}
+        for oid, schema, name, rls, _estimate in tables:
+            mcols = []
+            for _rel, attnum, attname, typoid, typmod, ndims, notnull, fmt in cols.get(oid, []):
+                m = map_type(types, typoid, typmod, ndims)
+                faithful = m.faithful and (m.pg_expr == "{c}" or typoid in exact_guarded)
+                note = m.note if faithful else (m.note or "not read exactly by the live scanner")
+                mcols.append(MirrorColumn(attname, fmt, typoid, typmod, m.duckdb_type, faithful, not notnull,
+                                          attnum, note))
+            out[(schema, name)] = MirrorTable(
+                schema=schema, name=name, columns=tuple(mcols), duckdb_schema=schema, duckdb_name=name,
+                row_count=0, synced_at=time.time(), snapshot_lsn=None, rls_enabled=bool(rls), table_oid=int(oid),
+                duckdb_catalog=self.origin_alias)
+        if out != self.origin_tables:
+            self.origin_tables = out
+            self.version += 1
+        self.origin_listed_at = time.time()
 
     # ------------------------------------------------------------------ what the planner sees
 
@@ -569,6 +618,10 @@ class FederatedCatalog:
 
     def get(self, schema: str, name: str):
         return self.mirror_catalog.get(schema, name)
+
+    def origin_table(self, schema: str, name: str):
+        """For a query across sources: the mirrored table, else the origin's table read live."""
+        return self.mirror_catalog.get(schema, name) or self.federation.origin_tables.get((schema, name))
 
     def source_table(self, source: str, schema: str | None, name: str):
         return self.federation.table(source, schema, name)

@@ -127,11 +127,14 @@ def references_sources(tree: exp.Expression, catalog) -> frozenset[str]:
     return frozenset(found)
 
 
-def resolve_tables(tree: exp.Expression, ctx, catalog) -> Classification:
+def resolve_tables(tree: exp.Expression, ctx, catalog, live_origin: bool = False) -> Classification:
+    """``live_origin`` (a query across sources): an origin table the mirror lacks may be
+    read live (``catalog.origin_table``)."""
     tables = _real_tables(tree)
     out = Classification()
     names: set[tuple[str, str]] = set()
     sources = getattr(catalog, "sources", None)
+    lookup = getattr(catalog, "origin_table", catalog.get) if live_origin else catalog.get
     used: set[str] = set()
     for t in tables:
         if not isinstance(t.this, exp.Identifier):
@@ -152,7 +155,7 @@ def resolve_tables(tree: exp.Expression, ctx, catalog) -> Classification:
         if schema:
             if schema.lower() in CATALOG_SCHEMAS or schema.lower().startswith("pg_temp"):
                 raise Refuse("catalog_query", f"reads {schema}.{name}")
-            mt = catalog.get(schema, name)
+            mt = lookup(schema, name)
             if mt is None:
                 raise Refuse("table_not_mirrored", f"{schema}.{name} is not mirrored")
         else:
@@ -164,7 +167,7 @@ def resolve_tables(tree: exp.Expression, ctx, catalog) -> Classification:
             for s in ctx.search_path:
                 if s in CATALOG_SCHEMAS:
                     continue
-                mt = catalog.get(s, name)
+                mt = lookup(s, name)
                 if mt is not None:
                     break
             if mt is None:

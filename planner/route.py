@@ -214,7 +214,7 @@ def _plan_federated(tree, tokens, ctx, catalog, srcs) -> Route:
     if parse.has_locking_clause(tokens):
         return _refused("locking_clause", "FOR UPDATE/SHARE cannot lock source rows", srcs)
     try:
-        found = classify.resolve_tables(tree, ctx, catalog)
+        found = classify.resolve_tables(tree, ctx, catalog, live_origin=True)
         classify.check_functions(tree)
     except Refuse as r:
         return _refused(r.reason, r.detail, srcs)

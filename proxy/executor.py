@@ -154,9 +154,10 @@ class Executor:
         dropped and re-created, not shadowed by an unmirrored table earlier in the path).
         Raises Fallback."""
         cat = self.server.catalog
+        lookup = getattr(cat, "origin_table", cat.get)   # federation: origin tables read live too
         checks = []
         for sc, t in sorted(tables):
-            mt = cat.get(sc, t)
+            mt = lookup(sc, t)
             oid = mt.table_oid if mt is not None else 0
             q, bare = _lit(_qual(sc, t)), _lit('"' + t.replace('"', '""') + '"')
             checks.append(f"coalesce(has_table_privilege(to_regclass({q}), 'SELECT'), false)")

@@ -82,8 +82,15 @@ async def relisted(ex, s, sql: str, route):
     """A route refused for a table or column the source may have gained since it was
     listed: list the source again (rate-limited) and decide again."""
     fed = ex.server.federation
-    if route.sql is None and route.reason in ("source_table_unknown", "unresolved_column") and fed is not None:
-        changed = [await ex.server.duck.run(fed.relist, src) for src in sorted(route.sources)]
+    if route.sql is None and fed is not None:
+        changed = []
+        if route.reason in ("source_table_unknown", "unresolved_column"):
+            changed = [await ex.server.duck.run(fed.relist, src) for src in sorted(route.sources)]
+        if route.reason in ("table_not_mirrored", "unresolved_column") and fed.origin_alias \
+                and time.time() - fed.origin_listed_at > 5.0:
+            before = fed.version
+            await ex.server.duck.run(fed.list_origin)
+            changed.append(fed.version != before)
         if any(changed):
             return s.decide(sql)
     return route
@@ -123,8 +130,11 @@ async def prepare(ex, s, sql: str, route, extended: bool):
                               sqlstate="42501")
             raise PgError(f"an origin table of this query changed since it was mirrored: {f.detail}",
                           sqlstate=c.FEATURE_NOT_SUPPORTED)
+        mirror = ex.server.mirror
+        mirrored = frozenset(t for t in route.tables if mirror is not None and mirror.catalog.get(*t) is not None)
         try:
-            ex.check_freshness(s, route)
+            if mirrored:
+                ex.check_freshness(s, dataclasses.replace(route, tables=mirrored))
         except Fallback as f:
             log.debug("session %d: origin tables read live (%s: %s)", s.id, f.reason, f.detail)
             live = True

@@ -251,7 +251,7 @@ class Server:
         if engine is None:
             engine = self._fed_engine = MirrorEngine(":memory:", threads=cfg.mirror.threads,
                                                      memory_limit=cfg.mirror.memory_limit)
-        fed = Federation(engine, cfg.sources, origin_dsn=dsn if self.mirror is not None else None)
+        fed = Federation(engine, cfg.sources, origin_dsn=dsn)
         fed.collation = collation
         await loop.run_in_executor(None, fed.start)
         self.federation = fed
