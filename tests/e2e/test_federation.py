@@ -562,28 +562,44 @@ import java.sql.*;
 import java.util.Properties;
 
 public class FedProbe {
+    static void print(ResultSet rs) throws SQLException {
+        ResultSetMetaData md = rs.getMetaData();
+        StringBuilder h = new StringBuilder("columns");
+        for (int i = 1; i <= md.getColumnCount(); i++)
+            h.append(' ').append(md.getColumnLabel(i)).append(':').append(md.getColumnTypeName(i));
+        System.out.println(h);
+        while (rs.next()) {
+            StringBuilder b = new StringBuilder("row");
+            for (int i = 1; i <= md.getColumnCount(); i++) b.append(" | ").append(rs.getString(i));
+            System.out.println(b);
+        }
+    }
+
     public static void main(String[] a) throws Exception {
         Properties p = new Properties();
         p.setProperty("user", a[1]);
         p.setProperty("password", a[2]);
+        p.setProperty("prepareThreshold", "3");
         try (Connection c = DriverManager.getConnection(a[0], p)) {
-            for (int run = 0; run < 2; run++) {  // a Statement, then a PreparedStatement
-                ResultSet rs = run == 0 ? c.createStatement().executeQuery(a[3]) : c.prepareStatement(a[3]).executeQuery();
-                ResultSetMetaData md = rs.getMetaData();
-                StringBuilder h = new StringBuilder("columns");
-                for (int i = 1; i <= md.getColumnCount(); i++)
-                    h.append(' ').append(md.getColumnLabel(i)).append(':').append(md.getColumnTypeName(i));
-                System.out.println(h);
-                while (rs.next()) {
-                    StringBuilder b = new StringBuilder("row");
-                    for (int i = 1; i <= md.getColumnCount(); i++) b.append(" | ").append(rs.getString(i));
-                    System.out.println(b);
+            print(c.createStatement().executeQuery(a[3]));
+            // a PreparedStatement run 5 times: from the 3rd run pgjdbc uses a named server-side
+            // statement and asks for binary results
+            try (PreparedStatement ps = c.prepareStatement(a[4])) {
+                for (int run = 0; run < 5; run++) {
+                    ps.setInt(1, 5 + run);
+                    ps.setString(2, "eu");
+                    System.out.println("run " + run);
+                    print(ps.executeQuery());
                 }
             }
         }
     }
 }
 """
+JAVA_PREPARED = ("SELECT a.id, a.mrr, c.email, c.score, c.active, c.signed_up, i.amount, i.issued"
+                 " FROM accounts a JOIN crm.contacts c ON c.account_id = a.id"
+                 " LEFT JOIN billing.invoices i ON i.account_id = a.id AND i.id < 100"
+                 " WHERE a.id < ? AND a.region = ? ORDER BY a.id, c.id, i.id")
 
 
 def test_pgjdbc_reads_a_federated_answer_like_postgres(origin, fed, origin_db, allinone, tmp_path):
@@ -598,12 +614,13 @@ def test_pgjdbc_reads_a_federated_answer_like_postgres(origin, fed, origin_db, a
     def run(port, db):
         out = subprocess.run([java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", jars[-1], str(src),
                               f"jdbc:postgresql://127.0.0.1:{port}/{db}", SUPERUSER, SUPERPASS,
-                              QUERIES["csv_sqlite_origin"]], capture_output=True, text=True, timeout=120)
+                              QUERIES["csv_sqlite_origin"], JAVA_PREPARED], capture_output=True, text=True,
+                             timeout=120)
         assert out.returncode == 0, out.stderr
         return out.stdout.splitlines()
 
     want = run(origin.port, allinone)
-    assert len(want) > 4
+    assert len(want) > 20 and any(line.startswith("row | 6 |") for line in want), want
     assert run(fed.port, origin_db) == want
 
 
