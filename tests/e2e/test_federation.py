@@ -109,6 +109,7 @@ def _clicks():
 
 
 NOTES = [(1, "call back"), (2, None), (3, "renewal")]
+MIXED_CASE = [(1, "Ann Lee"), (2, None)]
 REGION_ROWS = [("eu", "Europe", 450000000), ("us", "United States", 330000000), ("apac", "Asia Pacific", None),
                ("latam", "Latin America", 650000000)]
 PLAN_ROWS = [("free", 0.0, 1), ("pro", 49.5, 5), ("team", 199.25, 20), ("legacy", None, None)]
@@ -147,6 +148,7 @@ LEGACY_KINDS = [(1, 1.5, "x", "2024-01-02", "vv"), (2, -0.25, "", "not a date", 
 # the origin and billing use it as is).
 DDL = {
     "notes": "account_id int4, body text",
+    'crm."MixedCase"': '"Id" int4, "Full Name" text',
     "accounts": "id int4 PRIMARY KEY, name text NOT NULL, plan text, region text, created date, mrr numeric(10,2)",
     "invoices": "id int4 PRIMARY KEY, account_id int4, amount numeric(12,2), issued date, paid bool",
     "contacts": "id int4 PRIMARY KEY, account_id int4, email text, score numeric(6,2), active bool, stage text,"
@@ -235,7 +237,9 @@ def crm_db():
     _mysql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
     try:
         _mysql(f"CREATE TABLE contacts ({MYSQL_DDL}); {_insert('contacts', _contacts(), 'mysql')}"
-               f" CREATE TABLE kinds ({MYSQL_KINDS_DDL}); {_insert('kinds', CRM_KINDS, 'mysql')}", name)
+               f" CREATE TABLE kinds ({MYSQL_KINDS_DDL}); {_insert('kinds', CRM_KINDS, 'mysql')}"
+               " CREATE TABLE `MixedCase` (`Id` int, `Full Name` varchar(20));"
+               f" {_insert('`MixedCase`', MIXED_CASE, 'mysql')}", name)
         yield name
     finally:
         _mysql(f"DROP DATABASE IF EXISTS {name}")
@@ -291,7 +295,7 @@ def allinone(origin):
                                     "ref.regions": REGION_ROWS, "legacy.plans": PLAN_ROWS,
                                     "crm.kinds": CRM_KINDS, "billing.kinds": BILLING_KINDS,
                                     "events.kinds": EVENTS_KINDS, "legacy.kinds": LEGACY_KINDS,
-                                    "ref.hits": HITS, "events.batches": BATCHES})
+                                    "ref.hits": HITS, "events.batches": BATCHES, 'crm."MixedCase"': MIXED_CASE})
         yield name
 
 
@@ -311,6 +315,15 @@ def _sources(origin, billing_db, crm_db, files, mirror: str = "live", crm_port: 
     }
 
 
+def _narrowed_sources(billing_db, crm_db, origin) -> dict:
+    """The same databases again, with `tables` and `exclude`."""
+    return {
+        "billing_only": {"kind": "postgres", "dsn": origin.url(billing_db), "tables": ["public.inv*"]},
+        "crm_but": {"kind": "mysql", "dsn": f"host=127.0.0.1 port={MYSQL_PORT} user=root database={crm_db}",
+                    "exclude": [f"{crm_db}.kinds", f"{crm_db}.Mixed*"]},
+    }
+
+
 def _mirror(tmp_path_factory, name: str) -> dict:
     return {"enabled": True, "path": str(tmp_path_factory.mktemp(name) / "m.duckdb"), "tables": ["public.*"],
             "exclude": ["public.notes"], "mode": "snapshot", "max_staleness": -1}
@@ -320,7 +333,7 @@ def _mirror(tmp_path_factory, name: str) -> dict:
 def fed(origin, origin_db, billing_db, crm_db, files, tmp_path_factory):
     """pgaccel with the origin mirrored and every source read live."""
     p = start_proxy(origin, origin={"dsn": origin.url(origin_db)}, mirror=_mirror(tmp_path_factory, "fed"),
-                    sources=_sources(origin, billing_db, crm_db, files))
+                    sources=_sources(origin, billing_db, crm_db, files) | _narrowed_sources(billing_db, crm_db, origin))
     try:
         yield p
     finally:
@@ -369,6 +382,8 @@ QUERIES = {
     "aggregate_crm_kinds": "SELECT count(*) AS n, count(ub) AS with_ub, sum(s) AS s, max(ub) AS top FROM crm.kinds",
     "count_star_crm_kinds": "SELECT count(*) AS n FROM crm.kinds",
     "count_column_crm_kinds": "SELECT count(id) AS n FROM crm.kinds WHERE tx = 'Zoë ☃ ''q'''",
+    # quoted mixed-case names of a MySQL table and its columns
+    "mixed_case_names": 'SELECT "Id", "Full Name", upper("Full Name") AS up FROM crm."MixedCase" ORDER BY "Id"',
     # an origin table that is not mirrored (mirror.exclude) is read live
     "unmirrored_origin_table": (
         "SELECT n.account_id, n.body, count(c.id) AS contacts, max(c.email) AS email FROM notes n"
@@ -626,6 +641,17 @@ def test_pgjdbc_reads_a_federated_answer_like_postgres(origin, fed, origin_db, a
 
 # ---------------------------------------------------------------- what pgaccel refuses
 
+@pytest.mark.parametrize("query", ["SELECT * FROM crm.nosuch", "SELECT * FROM billing_only.kinds",
+                                   "SELECT * FROM crm_but.kinds", 'SELECT * FROM crm_but."MixedCase"',
+                                   "SELECT * FROM crm.contacts c JOIN events.nosuch e ON e.id = c.id"])
+def test_unknown_or_left_out_source_table_is_42p01(conns, query):
+    acc = conns["pgaccel"]
+    e = sqlstate_of(acc, query)
+    assert e.sqlstate == "42P01", (e.sqlstate, str(e))
+    assert acc.execute("SELECT count(*) FROM billing_only.invoices").fetchone() == (300,)
+    assert acc.execute("SELECT count(*) FROM crm_but.contacts").fetchone() == (120,)
+
+
 def test_volatile_function_in_a_federated_query_is_refused_with_0a000(conns):
     acc = conns["pgaccel"]
     e = sqlstate_of(acc, "SELECT id, random() FROM crm.contacts")
@@ -700,9 +726,11 @@ def _source_rows(conn) -> dict[str, dict]:
 
 def test_show_sources_lists_each_source_up_and_live(conns):
     rows = _source_rows(conns["pgaccel"])
-    assert set(rows) == {"billing", "crm", "events", "ref", "legacy"}
     kinds = {n: r["kind"] for n, r in rows.items()}
-    assert kinds == {"billing": "postgres", "crm": "mysql", "events": "parquet", "ref": "csv", "legacy": "sqlite"}
+    assert kinds == {"billing": "postgres", "crm": "mysql", "events": "parquet", "ref": "csv", "legacy": "sqlite",
+                     "billing_only": "postgres", "crm_but": "mysql"}
+    assert {n: r["tables"] for n, r in rows.items()} == {"billing": "2", "crm": "3", "events": "3", "ref": "2",
+                                                         "legacy": "2", "billing_only": "1", "crm_but": "1"}
     for n, r in rows.items():
         assert r["state"] == "up", (n, r)
         assert r["mirror"] == "live", (n, r)
