@@ -316,11 +316,13 @@ def _sources(origin, billing_db, crm_db, files, mirror: str = "live", crm_port: 
 
 
 def _narrowed_sources(billing_db, crm_db, origin) -> dict:
-    """The same databases again, with `tables` and `exclude`."""
+    """The same databases again, with `tables`, `exclude` and `roles`."""
     return {
         "billing_only": {"kind": "postgres", "dsn": origin.url(billing_db), "tables": ["public.inv*"]},
         "crm_but": {"kind": "mysql", "dsn": f"host=127.0.0.1 port={MYSQL_PORT} user=root database={crm_db}",
                     "exclude": [f"{crm_db}.kinds", f"{crm_db}.Mixed*"]},
+        # readable by one role only (not the superuser the tests log in as)
+        "locked": {"kind": "postgres", "dsn": origin.url(billing_db), "roles": ["somebody_else"]},
     }
 
 
@@ -679,6 +681,31 @@ def test_origin_write_is_seen_by_the_same_sessions_next_federated_query(fed, ori
         assert conn.execute(q).fetchall() == before
 
 
+def test_source_limited_to_other_roles_is_refused_with_42501(conns):
+    acc = conns["pgaccel"]
+    e = sqlstate_of(acc, "SELECT count(*) FROM locked.invoices")
+    assert e.sqlstate == "42501" and 'source "locked"' in str(e), (e.sqlstate, str(e))
+    assert acc.execute("SELECT count(*) FROM billing.invoices").fetchone() == (300,)
+
+
+def test_role_cannot_read_an_origin_table_through_a_federated_query_without_select(origin, fed, origin_db):
+    role = "t_fed_reader_" + uuid.uuid4().hex[:6]
+    with psycopg.connect(origin.dsn(origin_db), autocommit=True) as su:
+        su.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT SELECT ON accounts TO {role}")
+        try:
+            with psycopg.connect(fed.dsn(origin_db, user=role, password="pw"), autocommit=True) as conn:
+                q = "SELECT count(*) FROM accounts a JOIN crm.contacts c ON c.account_id = a.id"
+                assert conn.execute(q).fetchone()[0] > 0  # granted: runs
+                for query in ("SELECT n.body FROM notes n JOIN crm.contacts c ON c.account_id = n.account_id",
+                              "SELECT count(*) FROM accounts a JOIN notes n ON n.account_id = a.id"
+                              " JOIN events.clicks e ON e.account_id = a.id"):
+                    e = sqlstate_of(conn, query)
+                    assert e.sqlstate == "42501", (query, e.sqlstate, str(e))
+                assert conn.execute("SELECT count(*) FROM crm.contacts").fetchone() == (120,)
+        finally:
+            su.execute(f"REVOKE ALL ON accounts FROM {role}; DROP ROLE {role}")
+
+
 def test_write_to_a_source_table_is_not_federated(conns):
     acc = conns["pgaccel"]
     with pytest.raises(psycopg.Error):
@@ -728,9 +755,10 @@ def test_show_sources_lists_each_source_up_and_live(conns):
     rows = _source_rows(conns["pgaccel"])
     kinds = {n: r["kind"] for n, r in rows.items()}
     assert kinds == {"billing": "postgres", "crm": "mysql", "events": "parquet", "ref": "csv", "legacy": "sqlite",
-                     "billing_only": "postgres", "crm_but": "mysql"}
+                     "billing_only": "postgres", "crm_but": "mysql", "locked": "postgres"}
     assert {n: r["tables"] for n, r in rows.items()} == {"billing": "2", "crm": "3", "events": "3", "ref": "2",
-                                                         "legacy": "2", "billing_only": "1", "crm_but": "1"}
+                                                         "legacy": "2", "billing_only": "1", "crm_but": "1",
+                                                         "locked": "2"}
     for n, r in rows.items():
         assert r["state"] == "up", (n, r)
         assert r["mirror"] == "live", (n, r)
