@@ -989,6 +989,29 @@ def test_mirrored_source_answers_from_its_copy_while_down(mirrored, origin_db, c
             fp.set_mode("relay")
 
 
+def test_other_mirrored_sources_keep_refreshing_while_one_is_down(mirrored, origin_db, conns):
+    """MariaDB down must not stop the copies of the Postgres and Parquet sources, nor make
+    them "down" (with MariaDB's error) for a query that reads them live."""
+    p, fp = mirrored
+    with psycopg.connect(p.dsn(origin_db), autocommit=True) as conn:
+        _wait_mirrored(conn, ["billing", "events", "crm"])
+        fp.set_mode("refuse")
+        fp.cut_all()
+        try:
+            time.sleep(3)  # three refresh periods
+            rows = _source_rows(conn)
+            assert rows["crm"]["state"] == "down", rows["crm"]
+            for name in ("billing", "events"):
+                assert rows[name]["state"] == "up" and not rows[name]["last_error"], rows[name]
+                assert float(rows[name]["lag_seconds"]) < 2.5, rows[name]
+            conn.execute("SET pgaccel.max_staleness = 0")  # read the sources live
+            for name in ("billing_events_no_origin", "scan_events"):
+                assert raw(conn, QUERIES[name], 0) == raw(conns["direct"], QUERIES[name], 0), name
+            _assert_source_error(conn, "SELECT count(*) FROM crm.contacts", "crm")
+        finally:
+            fp.set_mode("relay")
+
+
 def test_mirrored_source_copy_is_refreshed_every_period(mirrored, origin, origin_db, billing_db):
     p, _ = mirrored
     with psycopg.connect(p.dsn(origin_db), autocommit=True) as conn, \
