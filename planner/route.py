@@ -60,6 +60,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 from sqlglot.errors import SqlglotError
@@ -111,6 +112,10 @@ class Route:
     # the client gets an error (the origin cannot run a query that names a source).
     sources: frozenset[str] = field(default=frozenset())
     live_sql: str | None = None
+    # For "federation": the statement with each source table replaced by an empty typed
+    # subquery (same name and column types): the origin parses and describes it, so the
+    # client gets Postgres's own column types, parameter types and errors.
+    shadow: str | None = None
 
 
 def origin(reason: str, kind: str, detail: str = "", tables=frozenset()) -> Route:
@@ -160,12 +165,12 @@ def plan(sql: str, ctx: SessionContext, catalog) -> Route:
     except Refuse as r:
         return origin(r.reason, "write" if r.reason == "write_statement" else
                       "ddl" if r.reason == "ddl_statement" else "read", r.detail)
-    if parse.has_locking_clause(tokens):
-        return origin("locking_clause", "read", "FOR UPDATE/SHARE")
     # federation: a read naming a source table runs in DuckDB or not at all
     srcs = classify.references_sources(tree, catalog)
     if srcs:
         return _plan_federated(tree, tokens, ctx, catalog, srcs)
+    if parse.has_locking_clause(tokens):
+        return origin("locking_clause", "read", "FOR UPDATE/SHARE")
     # 5. transactions
     if ctx.in_transaction:
         return origin("in_transaction", "read")
@@ -231,6 +236,7 @@ def _plan_federated(tree, tokens, ctx, catalog, srcs) -> Route:
               mirror_tables=mirror_tables)
     try:
         work = apply_rules(work, env)
+        _nulls_first_as_key(work)
         live_tree = work.copy()
         duck = to_duckdb_sql(work)
         live = None
@@ -250,8 +256,48 @@ def _plan_federated(tree, tokens, ctx, catalog, srcs) -> Route:
     except (SqlglotError, RecursionError) as e:
         return _refused("unsupported_construct", f"translation failed: {e}", srcs)
     params = tuple(env.params[i] for i in range(1, len(env.params) + 1))
+    try:
+        shadow = _shadow(tree, found.tables)
+    except (SqlglotError, RecursionError) as e:
+        return _refused("unsupported_construct", f"cannot describe it on the origin: {e}", srcs)
     return Route("federation", "federation", ", ".join(sorted(srcs)), duck, found.names, "read", env.columns,
-                 params, tuple(sorted(env.runtime_checks)), frozenset(srcs), live)
+                 params, tuple(sorted(env.runtime_checks)), frozenset(srcs), live, shadow)
+
+
+def _nulls_first_as_key(tree) -> None:
+    """``ORDER BY x [DESC] NULLS FIRST`` -> ``ORDER BY (x IS NULL) DESC, x [DESC] NULLS LAST``:
+    the same order. The Postgres and MySQL scanners (DuckDB 1.5.5) turn the Top-N filter
+    of ``NULLS FIRST ... LIMIT n`` into ``WHERE x IS NULL`` and return too few rows."""
+    for order in list(tree.find_all(exp.Order)):
+        items, changed = [], False
+        for o in order.expressions:
+            if isinstance(o, exp.Ordered) and o.args.get("nulls_first"):
+                items.append(exp.Ordered(this=exp.Is(this=o.this.copy(), expression=exp.Null()),
+                                         desc=True, nulls_first=False))
+                o.set("nulls_first", False)
+                changed = True
+            items.append(o)
+        if changed:
+            order.set("expressions", items)
+
+
+def _shadow(tree, tables) -> str:
+    """The statement for the origin to parse and describe: every source table becomes
+    ``(SELECT CAST(NULL AS <type>) AS <column>, ... WHERE false) AS <its name>``."""
+    source_nodes = {id(t): mt for t, mt in tables if getattr(mt, "source", "")}
+    work = tree.copy()
+    pairs = [(dst, source_nodes[id(src)]) for src, dst in zip(tree.walk(), work.walk())
+             if isinstance(src, exp.Table) and id(src) in source_nodes]
+    for node, mt in pairs:
+        cols = ", ".join(
+            f"CAST(NULL AS {c.pg_type if c.faithful else 'text'}) AS \"{c.name.replace(chr(34), chr(34) * 2)}\""
+            for c in mt.columns) or "1 AS \"?column?\""
+        sub = sqlglot.parse_one(f"SELECT {cols} WHERE false", dialect="postgres")
+        alias = node.args.get("alias")
+        if alias is None or not alias.name:
+            alias = exp.TableAlias(this=exp.to_identifier(node.name, quoted=True))
+        node.replace(exp.Subquery(this=sub, alias=alias.copy()))
+    return work.sql(dialect="postgres")
 
 
 _LITERALS = frozenset((TokenType.STRING, TokenType.NUMBER, TokenType.NATIONAL_STRING,

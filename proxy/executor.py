@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from . import admin
 from .errors import PgError
+from .federated import OriginRejected
 from .observe import STATS, StatementEvent
 from .session import LocalPortal, Statement, _cstr_at
 from .wire import codes as c
@@ -535,7 +536,9 @@ class Executor:
                 s.writer.write(e.response().encode())
                 STATS.errors[e.sqlstate] += 1
                 st.failed = True
-                if st.forwarded or s.status == c.TX_IN_BLOCK:
+                if isinstance(e, OriginRejected):
+                    st.forwarded = True      # the origin failed it already: its Sync answers
+                elif st.forwarded or s.status == c.TX_IN_BLOCK:
                     # make the origin abandon its transaction (implicit, or the client's
                     # block: Postgres fails it on any error), and answer Sync with its status
                     st.forwarded = True
@@ -602,13 +605,21 @@ class Executor:
     async def _on_parse(self, s, st, fb: bytes) -> None:
         m = decode_frontend(c.F_PARSE, fb[5:])
         route = s.decide(m.query)
-        if route.target == "federation" and route.sql is None:
+        if route.target == "federation":
             from . import federated
 
-            route = await federated.relisted(self, s, m.query, route)
+            if route.sql is None:
+                route = await federated.relisted(self, s, m.query, route)
             if route.sql is None:
                 raise federated.refusal(self.server.federation, route)
-        if route.target in ("admin", "federation"):
+            described = await federated.describe(self, s, route, m.param_types, extended=True)
+            if m.statement and m.statement in s.statements:
+                raise PgError(f'prepared statement "{m.statement}" already exists', sqlstate="42P05")
+            s.statements[m.statement] = Statement(m.query, m.param_types, local=True, described=described)
+            s.local_statements += 1
+            s.writer.write(ParseComplete().encode())
+            return
+        if route.target == "admin":
             if m.statement and m.statement in s.statements:
                 raise PgError(f'prepared statement "{m.statement}" already exists', sqlstate="42P05")
             s.statements[m.statement] = Statement(m.query, m.param_types, local=True)
@@ -718,9 +729,9 @@ class Executor:
         if kind == b"P" and name in s.portals:
             lp = s.portals[name]
             if lp.statement.local and lp.route.target == "federation":
-                from . import federated
-
-                s.writer.write(RowDescription(federated.fields_for(lp.route, lp.result_formats)).encode())
+                fields = lp.statement.described[1]
+                s.writer.write((RowDescription(_with_formats(fields, lp.result_formats)) if fields is not None
+                                else NoData()).encode())
                 return
             if lp.statement.local:
                 cols = admin.columns_for(lp.route)
@@ -743,9 +754,9 @@ class Executor:
             route = s.decide(stmt.sql)
             if route.sql is None:
                 raise federated.refusal(self.server.federation, route)
-            fields = federated.fields_for(route)
-            s.writer.write(ParameterDescription(federated.param_oids(route, stmt.param_types)).encode())
-            s.writer.write(RowDescription(fields).encode())
+            ptypes, fields = stmt.described
+            s.writer.write(ParameterDescription(ptypes).encode())
+            s.writer.write((RowDescription(fields) if fields is not None else NoData()).encode())
             return
         if stmt is not None and stmt.local:
             route = s.decide(stmt.sql)
@@ -877,7 +888,9 @@ class Executor:
         from . import federated
 
         route = await federated.prepare(self, s, sql, route, extended=False)
-        fields = federated.fields_for(route)
+        _, fields = await federated.describe(self, s, route)
+        if fields is None:
+            raise PgError("pgaccel: the statement returns no rows", sqlstate=c.FEATURE_NOT_SUPPORTED)
         ex = await self._start_federated(s, route, (), fields, ())
         s.writer.write(RowDescription(fields).encode())
         await self._stream(s, ex, 0)
@@ -903,10 +916,11 @@ class Executor:
 
         if route.sql is None:
             raise federated.refusal(self.server.federation, route)
-        if len(m.params) != len(route.params):
+        want = len(stmt.described[0]) if stmt.described else len(route.params)
+        if len(m.params) != want:
             raise PgError(f"bind message supplies {len(m.params)} parameters, but prepared statement "
-                          f"\"{m.statement}\" requires {len(route.params)}", sqlstate=c.PROTOCOL_VIOLATION)
-        oids = federated.param_oids(route, stmt.param_types)
+                          f"\"{m.statement}\" requires {want}", sqlstate=c.PROTOCOL_VIOLATION)
+        oids = stmt.described[0] if stmt.described else federated.param_oids(route, stmt.param_types)
         tz = s.context().timezone
         out = []
         for i, v in enumerate(m.params):
@@ -924,8 +938,9 @@ class Executor:
             return
         if lp.execution is None:
             route = await federated.prepare(self, s, lp.statement.sql, lp.route, extended=True)
-            fields = federated.fields_for(route, lp.result_formats)
-            lp.execution = await self._start_federated(s, route, lp.params, fields, lp.result_formats)
+            fields = lp.statement.described[1]
+            lp.execution = await self._start_federated(s, route, lp.params, _with_formats(fields, lp.result_formats),
+                                                       lp.result_formats)
         done = await self._stream(s, lp.execution, max_rows)
         if not done:
             s.writer.write(PortalSuspended().encode())

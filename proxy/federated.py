@@ -1,11 +1,14 @@
 """Answering a "federation" route: a read that names a source table (mirror/sources.py).
 
-The origin cannot parse, describe or run such a statement (it does not know the
-sources), so pgaccel does all of it: the RowDescription comes from the planner's
-Postgres typing of the output columns (``Route.columns``), parameters are typed by
-the client or the planner, and the query runs once in DuckDB. There is no
-fallback: what cannot run gets an error, with a SQLSTATE a Postgres client expects:
+The origin cannot run such a statement (it does not know the sources), but it can
+parse and describe its *shadow* (``Route.shadow``: each source table replaced by an
+empty subquery with the same column names and Postgres types), so the client gets
+Postgres's own RowDescription, ParameterDescription and parse errors. The query runs
+once in DuckDB. There is no fallback: what cannot run gets an error, with a SQLSTATE
+a Postgres client expects:
 
+- an error Postgres itself raises (an unknown function, a type mismatch, an ambiguous
+  column ...): the origin's own error, from parsing the *shadow* of the statement;
 - a refused statement (volatile function, unmirrored origin table, ...): 0A000;
 - an unknown source table: 42P01;
 - a source that is down or refuses the login: HV00N (fdw_unable_to_establish_connection,
@@ -43,6 +46,61 @@ TYPES = {"bool": (16, 1), "bytea": (17, -1), "int8": (20, 8), "int2": (21, 2), "
          "numeric": (1700, -1), "uuid": (2950, 16), "jsonb": (3802, -1), "unknown": (25, -1)}
 
 
+class OriginRejected(PgError):
+    """The origin's own error for a statement it parsed or described (the shadow of a
+    federated read): sent to the client with the origin's fields, minus the position
+    (which points into the shadow text). In the extended protocol the origin now
+    discards messages until Sync."""
+
+    def __init__(self, err) -> None:
+        super().__init__(err.message or "error", sqlstate=err.sqlstate)
+        self.fields = tuple((k, v) for k, v in err.fields if k not in ("P", "q"))
+
+    def response(self):
+        from .wire.messages import ErrorResponse
+
+        return ErrorResponse(self.fields)
+
+
+async def describe(ex, s, route, param_types=(), extended: bool = False):
+    """(parameter OIDs, RowDescription fields or None) of a federated read: the origin
+    parses and describes ``route.shadow`` (source tables as empty typed subqueries), so
+    names, type OIDs, typmods and errors are Postgres's own. Memoised like mirror reads."""
+    from .wire.framing import frame
+    from .wire.messages import Close, Describe, Parse, decode_backend
+
+    key = ("federation", route.shadow, tuple(param_types), s.session_vars.get("search_path"),
+           ex.server.catalog.version)
+    hit = ex.describe_memo.get(key)
+    if hit is not None:
+        return hit
+    data = (Parse("pgaccel_fed", route.shadow, tuple(param_types)).encode() +
+            Describe(b"S", "pgaccel_fed").encode() + Close(b"S", "pgaccel_fed").encode())
+    s.upstream.writer.write(data + frame(c.F_FLUSH if extended else c.F_SYNC, b""))
+    ptypes, fields, err = (), None, None
+    while True:
+        t, body = await s.origin_frame()
+        if t == c.B_PARAMETER_DESCRIPTION:
+            ptypes = decode_backend(t, body).type_oids
+        elif t == c.B_ROW_DESCRIPTION:
+            fields = decode_backend(t, body).fields
+        elif t == c.B_ERROR:
+            err = decode_backend(t, body)
+            if extended:
+                break                   # the origin skips the rest until the client's Sync
+        elif t == c.B_CLOSE_COMPLETE and extended:
+            break
+        elif t == c.B_READY_FOR_QUERY:
+            s.status = body[:1]
+            break
+    if err is not None:
+        raise OriginRejected(err)
+    if len(ex.describe_memo) > 10000:
+        ex.describe_memo.clear()
+    ex.describe_memo[key] = (tuple(ptypes), fields)
+    return ex.describe_memo[key]
+
+
 def refusal(fed, route) -> PgError:
     """The error for a federation route the planner refused."""
     down = [s for s in sorted(route.sources) if fed is not None and not fed.states[s].up] \
@@ -55,18 +113,6 @@ def refusal(fed, route) -> PgError:
     return PgError(f"pgaccel cannot run this query across sources ({route.reason}): {route.detail}",
                    sqlstate=c.FEATURE_NOT_SUPPORTED,
                    hint="A query naming a source table runs in DuckDB; see EXPLAIN (ROUTE).")
-
-
-def fields_for(route, formats=()) -> tuple[Field, ...]:
-    out = []
-    for i, (name, pgtype) in enumerate(route.columns):
-        oid, size = TYPES.get(pgtype, (0, 0))
-        if not oid:
-            raise PgError(f"pgaccel cannot describe column {name!r} of type {pgtype} across sources",
-                          sqlstate=c.FEATURE_NOT_SUPPORTED)
-        fmt = formats[0] if len(formats) == 1 else (formats[i] if formats else 0)
-        out.append(Field(name, 0, 0, oid, size, -1, fmt))
-    return tuple(out)
 
 
 def param_oids(route, declared=()) -> tuple[int, ...]:
@@ -166,11 +212,10 @@ def run_error(fed, route, msg: str) -> PgError:
             if problem is not None:
                 fed.mark_down(src, problem)
                 return PgError(f'source "{src}" is unavailable: {problem}', sqlstate=UNAVAILABLE)
-    low = msg.lower()
-    if "division by zero" in low:
-        return PgError("division by zero", sqlstate="22012")
-    if "out of range" in low or "overflow" in low:
-        return PgError(f"value out of range: {msg}", sqlstate="22003")
-    if "conversion error" in low or "could not convert" in low:
-        return PgError(f"invalid input: {msg}", sqlstate="22P02")
-    return PgError(f"query across sources failed: {msg}", sqlstate=c.INTERNAL_ERROR)
+    if "division by zero" in msg.lower():
+        return PgError("division by zero", sqlstate="22012")     # the planner's guard: Postgres raises it too
+    # Anything else DuckDB raises (an overflow Postgres' wider arithmetic would not hit, a
+    # guard on non-ASCII case mapping, ...): a mirror read would fall back to the origin
+    # here; across sources there is no fallback, so it is a refusal, not a Postgres error.
+    return PgError(f"pgaccel cannot compute this query across sources: {msg}",
+                   sqlstate=c.FEATURE_NOT_SUPPORTED)
