@@ -359,7 +359,7 @@ def main(argv=None) -> int:
     print("\ngeometric mean of the ratios vs postgres_fdw: "
           + ", ".join(f"{label} {g:.1f}x" if (g := gm(label)) else f"{label} —" for label in labels[1:]))
     g = gm("pgaccel mirrored")
-    print(f"target (mirrored >= 10x faster than postgres_fdw on every query): "
+    print("target (mirrored >= 10x faster than postgres_fdw on every query): "
           + ("met" if all(results[q[0]].get("pgaccel mirrored", (0, None))[1] and
                           results[q[0]]["postgres_fdw"][1] / results[q[0]]["pgaccel mirrored"][1] >= 10
                           for q in queries) else "NOT met" + (f" (geomean {g:.1f}x)" if g else "")))

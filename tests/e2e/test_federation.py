@@ -5,20 +5,23 @@ The same rows are written to each source and, under schemas named like the
 sources, into one all-in-one Postgres database (``crm.contacts`` is table
 ``contacts`` of schema ``crm`` there). Every query is run with the same SQL text
 on that database directly and through pgaccel; column names, type OIDs and rows
-(text and binary) must match. Sources:
+(raw text and binary bytes) must match. Sources:
 
-    origin   this module's database (mirrored):       accounts, notes (not mirrored: read live)
-    billing  a second Postgres database (postgres):   invoices
-    crm      a MariaDB database of its own (mysql):   contacts
-    events   a Parquet file:                          clicks
-    ref      a CSV file:                              regions
-    legacy   a SQLite file:                           plans
+    origin   this module's database (mirrored)       accounts; notes (left out of the mirror: read live)
+    billing  a second Postgres database (postgres)   invoices, kinds
+    crm      a MariaDB database of its own (mysql)   contacts, kinds, "MixedCase"
+    events   Parquet files                           clicks, kinds, batches (a list of files)
+    ref      CSV files                               regions, hits (a glob)
+    legacy   a SQLite file                           plans, kinds
 
-Then: a source cut mid-session (tests/faultproxy.py in front of MariaDB and the
-second Postgres) gives SQLSTATE HV00N naming it and the session goes on; a source
-refusing its login likewise; a source mirrored in full answers the same and shows in
-``SHOW pgaccel.sources``; a source named like an origin schema or the origin
-database stops the server at start.
+(``kinds`` tables hold one column per type the documented mapping covers.) Also:
+psql and pgjdbc see what Postgres shows; refusals (0A000, 42P01, 42501); cancel and
+statement_timeout; a source cut, silent, or refusing its login mid-session or at start
+(tests/faultproxy.py in front of MariaDB and the second Postgres) gives SQLSTATE HV00N
+naming it while the session and the other sources go on; sources mirrored in full or
+by an append watermark answer the same, keep answering from their copy while down,
+pick up changes, and show in ``SHOW pgaccel.sources``; a source named like an origin
+schema or the origin database stops the server at start.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from mirror.extensions import load_extension
 from proxy.localpg import SUPERPASS, SUPERUSER
 from tests.conftest import scratch_database, start_proxy
 from tests.faultproxy import FaultProxy
@@ -621,8 +623,8 @@ JAVA_PREPARED = ("SELECT a.id, a.mrr, c.email, c.score, c.active, c.signed_up, i
 
 def test_pgjdbc_reads_a_federated_answer_like_postgres(origin, fed, origin_db, allinone, tmp_path):
     java = shutil.which("java")
-    jars = sorted(j for j in glob.glob(os.path.expanduser(
-        "~/.m2/repository/org/postgresql/postgresql/*/postgresql-*.jar")) if not j.endswith(("-sources.jar", "-javadoc.jar")))
+    pattern = os.path.expanduser("~/.m2/repository/org/postgresql/postgresql/*/postgresql-*.jar")
+    jars = sorted(j for j in glob.glob(pattern) if not j.endswith(("-sources.jar", "-javadoc.jar")))
     if not (java and jars):
         pytest.skip("java or the pgjdbc jar (~/.m2) not found")
     src = tmp_path / "FedProbe.java"
