@@ -233,8 +233,10 @@ class Executor:
             if s.mirror_tz != ctx.timezone:
                 cur.execute(f"SET TimeZone = {_lit(ctx.timezone)}")
                 s.mirror_tz = ctx.timezone
-            if params:
-                cur.execute(route.sql, list(params))
+            if params or route.target != "mirror":
+                # federated SQL reads other sources: DuckDB binds their file lists and
+                # schemas when it plans, so it is planned afresh every time
+                cur.execute(route.sql, list(params) if params else None)
             else:
                 _execute_prepared(cur, s.mirror_prepared, route.sql, ctx.timezone)
             if route.runtime_checks:
