@@ -190,6 +190,11 @@ class Federation:
         ext = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}.get(kind)
         if ext:
             load_extension(self._con, ext)
+        if kind == "mysql":
+            # MySQL would compute these with its own rules (collations that ignore case and
+            # trailing blanks, NULLs first, its avg scale): DuckDB must, with Postgres's
+            for setting in ("mysql_aggregate_pushdown_enabled", "mysql_order_pushdown_enabled"):
+                self._con.execute(f"SET GLOBAL {setting} = false")
 
     def start(self, background: bool = True, force_refresh: bool = False) -> None:
         """Attach every source (a source that fails is marked down, never fatal); copy the
@@ -324,6 +329,10 @@ class Federation:
             "FROM duckdb_columns() WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
             [st.alias]).fetchall()
         lossy = self._pg_source_lossy(st) if cfg.kind == "postgres" else {}
+        # text compared on the source would follow its collation: MySQL's default ignores
+        # case and trailing blanks; a Postgres source may sort by a locale. Such columns are
+        # read through an expression the scanner cannot push a filter into.
+        text_local = cfg.kind == "mysql" or (cfg.kind == "postgres" and not self._pg_source_bytewise(st))
         cols: dict[tuple[str, str], list[MirrorColumn]] = {}
         for sch, tab, col, dtype, idx, nullable in rows:
             if sch in skip or (only_schema and sch != only_schema):
@@ -343,8 +352,9 @@ class Federation:
         out = {}
         for (sch, tab), cs in cols.items():
             cat, dsch, dname = st.alias, sch, tab
-            if any(c.duckdb_type.upper() in _CASTS for c in cs):
-                cat, dsch, dname = self._shim_view(st, sch, tab, cs)
+            if any(c.duckdb_type.upper() in _CASTS or (text_local and c.duckdb_type.upper() == "VARCHAR")
+                   for c in cs):
+                cat, dsch, dname = self._shim_view(st, sch, tab, cs, text_local)
             out[(sch, tab)] = MirrorTable(
                 schema=f"{st.name}.{sch}", name=tab, columns=tuple(cs), duckdb_schema=dsch,
                 duckdb_name=dname, row_count=0, synced_at=0.0, snapshot_lsn=None, rls_enabled=False,
@@ -360,13 +370,25 @@ class Federation:
                 out[(sch, tab, col)] = _PG_SOURCE_LOSSY[oid]
         return out
 
-    def _shim_view(self, st: SourceState, sch: str, tab: str, cols) -> tuple[str, str, str]:
-        """A view casting the columns DuckDB reads in types without a Postgres twin."""
+    def _pg_source_bytewise(self, st: SourceState) -> bool:
+        (coll,), = self._con.execute(f"SELECT * FROM postgres_query({_lit(st.alias)}, "
+                                     f"'SELECT datcollate::text FROM pg_database WHERE datname = current_database()')"
+                                     ).fetchall()
+        return (coll or "").lower() in ("c", "posix", "c.utf8", "c.utf-8", "ucs_basic")
+
+    def _shim_view(self, st: SourceState, sch: str, tab: str, cols, text_local: bool = False) -> tuple[str, str, str]:
+        """A view casting the columns DuckDB reads in types without a Postgres twin, and
+        (``text_local``) keeping filters on text columns in DuckDB."""
         vschema = f"{st.name}.{sch}"
         items = []
         for c in cols:
             cast = _CASTS.get(c.duckdb_type.upper())
-            items.append(f"CAST({_q(c.name)} AS {cast[0]}) AS {_q(c.name)}" if cast else _q(c.name))
+            if cast:
+                items.append(f"CAST({_q(c.name)} AS {cast[0]}) AS {_q(c.name)}")
+            elif text_local and c.duckdb_type.upper() == "VARCHAR":
+                items.append(f"({_q(c.name)} || '') AS {_q(c.name)}")
+            else:
+                items.append(_q(c.name))
         self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {SHIM_CATALOG}.{_q(vschema)}")
         self._con.execute(f"CREATE OR REPLACE VIEW {SHIM_CATALOG}.{_q(vschema)}.{_q(tab)} AS SELECT "
                           f"{', '.join(items)} FROM {_q(st.alias)}.{_q(sch)}.{_q(tab)}")

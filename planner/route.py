@@ -269,10 +269,17 @@ def _nulls_first_as_key(tree) -> None:
     the same order. The Postgres and MySQL scanners (DuckDB 1.5.5) turn the Top-N filter
     of ``NULLS FIRST ... LIMIT n`` into ``WHERE x IS NULL`` and return too few rows."""
     for order in list(tree.find_all(exp.Order)):
+        if isinstance(order.parent, exp.SetOperation):
+            continue            # a UNION's ORDER BY names output columns only
+        sel = order.parent if isinstance(order.parent, exp.Select) else None
+        aliases = {e.alias: e.this for e in sel.expressions if isinstance(e, exp.Alias)} if sel else {}
         items, changed = [], False
         for o in order.expressions:
             if isinstance(o, exp.Ordered) and o.args.get("nulls_first"):
-                items.append(exp.Ordered(this=exp.Is(this=o.this.copy(), expression=exp.Null()),
+                key = o.this
+                if isinstance(key, exp.Column) and not key.table and key.name in aliases:
+                    key = aliases[key.name]     # an output name: in an expression it would not resolve
+                items.append(exp.Ordered(this=exp.Is(this=key.copy(), expression=exp.Null()),
                                          desc=True, nulls_first=False))
                 o.set("nulls_first", False)
                 changed = True

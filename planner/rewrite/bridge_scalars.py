@@ -51,7 +51,7 @@ class ScalarRules:
             if not col.faithful:
                 raise Refuse("unfaithful_column",
                              f"{src.mirror.schema}.{src.mirror.name}.{col.name} ({col.pg_type}) is not mirrored faithfully")
-        if t.name not in T.NUMERICS + T.TEXTS + T.DATETIMES + ("bool", "interval", "uuid"):
+        if t.name not in T.NUMERICS + T.TEXTS + T.DATETIMES + ("bool", "interval", "uuid", "bytea", "time"):
             raise Refuse("unsupported_construct", f"column {node.name} of type {t.name}")
         if t.is_numeric and t.storage is None:
             raise Refuse("unsupported_construct", f"column {node.name}: numeric without a declared scale")
