@@ -70,6 +70,10 @@ SHIM_CATALOG = "_pgaccel_shim"
 # -> why): unconstrained numeric is read as DOUBLE, char(n) loses its padding
 _PG_SOURCE_LOSSY = {1700: "unconstrained numeric is read as DOUBLE by the scanner",
                     1042: "character(n) loses its blank padding in the scanner"}
+_PG_SOURCE_TABLES = """SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"""
 _PG_SOURCE_COLUMNS = """SELECT n.nspname, c.relname, a.attname, a.atttypid::int, a.atttypmod
 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -117,6 +121,31 @@ def _with_timeout(kind: str, dsn: str, seconds: float) -> str:
     return f"{dsn} connect_timeout={n}"
 
 
+def _mysql_address(dsn: str) -> tuple[str, int]:
+    if "://" in dsn:
+        rest = dsn.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+        host, _, port = rest.partition(":")
+        return host or "127.0.0.1", int(port or 3306)
+    kv = dict(re.findall(r"(\w+)=(\S+)", dsn))
+    return kv.get("host", "127.0.0.1"), int(kv.get("port", 3306))
+
+
+def mysql_greeting(dsn: str, timeout: float) -> str | None:
+    """None when a MySQL server at the DSN's address sends its greeting within ``timeout``
+    (the scanner has no connect timeout: a silent host would hang it), else why not."""
+    import socket
+
+    host, port = _mysql_address(dsn)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sk:
+            sk.settimeout(timeout)
+            if not sk.recv(4):
+                return f"{host}:{port} closed the connection before the server greeting"
+    except OSError as e:
+        return f"no answer from {host}:{port} within {timeout:g}s ({e})"
+    return None
+
+
 def _mysql_database(dsn: str) -> str:
     if "://" in dsn:
         path = dsn.split("://", 1)[1].split("?", 1)[0]
@@ -143,6 +172,7 @@ class SourceState:
     refreshing: bool = False
     listed_at: float = 0.0        # when the tables were last listed (attach)
     refreshes: int = 0            # completed refreshes (every FULL_EVERY-th copies fully)
+    probed_at: float = 0.0        # MySQL: when the server last greeted a probe
 
 
 class SourceUnavailable(Exception):
@@ -170,15 +200,19 @@ class Federation:
         self._con = engine.cursor()      # attach/list/copy: used by one thread at a time (the lock)
         for kind in {s.cfg.kind for s in self.states.values()}:
             self._load_extension(kind)
-        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
-        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {COPY_SCHEMA}")
+        # every name of the mirror's own database is written with its catalog: a two-part
+        # name makes DuckDB look through the attached catalogs, asking a source that is down
+        self.main = self._con.execute("SELECT current_database()").fetchone()[0]
+        self._copies_table = f"{_q(self.main)}.{META_SCHEMA}.source_copies"
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.main)}.{META_SCHEMA}")
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.main)}.{COPY_SCHEMA}")
         if SHIM_CATALOG not in {r[0] for r in self._con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}:
             self._con.execute(f"ATTACH ':memory:' AS {SHIM_CATALOG}")
-        self._con.execute(f"""CREATE TABLE IF NOT EXISTS {META_SCHEMA}.source_copies (
+        self._con.execute(f"""CREATE TABLE IF NOT EXISTS {self._copies_table} (
             source VARCHAR, schema_name VARCHAR, table_name VARCHAR, synced_at DOUBLE,
             row_count BIGINT, mark VARCHAR, PRIMARY KEY (source, schema_name, table_name))""")
         for src, sch, tab, at, n, mark in self._con.execute(
-                f"SELECT * FROM {META_SCHEMA}.source_copies").fetchall():
+                f"SELECT * FROM {self._copies_table}").fetchall():
             if src in self.states and self.states[src].cfg.mirror != "live":
                 self.states[src].copies[(sch, tab)] = (at, n, mark)
 
@@ -270,6 +304,10 @@ class Federation:
         with self._lock:
             self._detach(st)
             try:
+                if st.cfg.kind == "mysql":
+                    problem = mysql_greeting(st.cfg.dsn, st.cfg.connect_timeout)
+                    if problem:
+                        raise ConnectionError(problem)
                 for sql in self._attach_sql(st):
                     self._con.execute(sql)
                 st.attached = True
@@ -324,10 +362,7 @@ class Federation:
         cfg = st.cfg
         skip = _SYSTEM_SCHEMAS.get(cfg.kind, set())
         only_schema = _mysql_database(cfg.dsn) if cfg.kind == "mysql" else ""
-        rows = self._con.execute(
-            "SELECT schema_name, table_name, column_name, data_type, column_index, is_nullable "
-            "FROM duckdb_columns() WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
-            [st.alias]).fetchall()
+        rows = self._columns(st)
         lossy = self._pg_source_lossy(st) if cfg.kind == "postgres" else {}
         # text compared on the source would follow its collation: MySQL's default ignores
         # case and trailing blanks; a Postgres source may sort by a locale. Such columns are
@@ -360,6 +395,40 @@ class Federation:
                 duckdb_name=dname, row_count=0, synced_at=0.0, snapshot_lsn=None, rls_enabled=False,
                 table_oid=0, source=st.name, duckdb_catalog=cat)
         return out
+
+    def _columns(self, st: SourceState) -> list[tuple]:
+        """(schema, table, column, DuckDB type, index, nullable) of a source's tables. Asks
+        the source itself for its table list and DESCRIBEs each: duckdb_columns() would
+        walk every attached catalog, and fail on any source that is down."""
+        kind = st.cfg.kind
+        if kind == "postgres":
+            names = self._con.execute(
+                f"SELECT * FROM postgres_query({_lit(st.alias)}, {_lit(_PG_SOURCE_TABLES)})").fetchall()
+        elif kind == "mysql":
+            db = _mysql_database(st.cfg.dsn)
+            where = (f"table_schema = '{db}'" if db and "'" not in db else
+                     "table_schema NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys')")
+            sql = "SELECT table_schema, table_name FROM information_schema.tables WHERE " + where
+            names = self._con.execute(f"SELECT * FROM mysql_query({_lit(st.alias)}, {_lit(sql)})").fetchall()
+        elif kind == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+            names = [("main", n) for (n,) in self._con.execute(
+                f"SELECT * FROM sqlite_query({_lit(st.alias)}, {_lit(sql)})").fetchall()]
+        else:
+            names = [("main", t) for t in st.cfg.files]
+        rows = []
+        for sch, tab in sorted((str(x), str(y)) for x, y in names):
+            try:
+                desc = self._con.execute(f"DESCRIBE {_q(st.alias)}.{_q(sch)}.{_q(tab)}").fetchall()
+            except Exception as e:
+                if kind in ("postgres", "mysql") and "connect" in str(e).lower():
+                    raise
+                log.warning('source "%s": table %s.%s cannot be read (%s); left out', st.name, sch, tab,
+                            _first_line(e))
+                continue
+            for i, (col, dtype, null, *_rest) in enumerate(desc):
+                rows.append((sch, tab, col, dtype, i, null == "YES"))
+        return rows
 
     def _pg_source_lossy(self, st: SourceState) -> dict:
         """(schema, table, column) -> why, for Postgres source columns the scanner reads lossily."""
@@ -448,7 +517,7 @@ class Federation:
         if mt is None:
             return None
         if (sch, name) in st.copies:
-            return replace(mt, duckdb_catalog="", duckdb_schema=COPY_SCHEMA,
+            return replace(mt, duckdb_catalog=self.main, duckdb_schema=COPY_SCHEMA,
                            duckdb_name=f"{source}.{sch}.{name}", synced_at=st.copies[(sch, name)][0],
                            live=(mt.duckdb_catalog, mt.duckdb_schema, mt.duckdb_name))
         return mt
@@ -486,6 +555,18 @@ class Federation:
         if st.up or (copies_ok and st.tables and all(k in st.copies for k in st.tables)):
             return
         raise SourceUnavailable(source, st.error or "not connected")
+
+    def probe(self, source: str, every: float = 2.0) -> None:
+        """MySQL sources: check the server still greets a new connection (at most every
+        ``every`` seconds) before a query reads it live; mark it down if not."""
+        st = self.states.get(source)
+        if st is None or st.cfg.kind != "mysql" or not st.up or time.time() - st.probed_at < every:
+            return
+        problem = mysql_greeting(st.cfg.dsn, st.cfg.connect_timeout)
+        if problem:
+            self.mark_down(source, problem)
+        else:
+            st.probed_at = time.time()
 
     def mark_down(self, source: str, detail: str) -> None:
         st = self.states.get(source)
@@ -543,7 +624,7 @@ class Federation:
             for (sch, tab), mt in sorted(st.tables.items()):
                 started = time.time()
                 key = f"{source}.{sch}.{tab}"
-                target = f"{COPY_SCHEMA}.{_q(key)}"
+                target = f"{_q(self.main)}.{COPY_SCHEMA}.{_q(key)}"
                 live = ".".join(_q(x) for x in (mt.duckdb_catalog, mt.duckdb_schema, mt.duckdb_name))
                 col = st.cfg.watermark.get(tab) or st.cfg.watermark.get(f"{sch}.{tab}")
                 keys = st.cfg.keys.get(tab) or st.cfg.keys.get(f"{sch}.{tab}") or []
@@ -602,7 +683,7 @@ class Federation:
                 n = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
             mark = str(con.execute(f"SELECT max({_q(col)}) FROM {target}").fetchone()[0]) if col else None
             total = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-            con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.source_copies VALUES (?, ?, ?, ?, ?, ?)",
+            con.execute(f"INSERT OR REPLACE INTO {self._copies_table} VALUES (?, ?, ?, ?, ?, ?)",
                         [source, sch, tab, started, total, mark])
             con.execute("COMMIT")
             return n, total, mark

@@ -191,6 +191,9 @@ async def prepare(ex, s, sql: str, route, extended: bool):
         if st.copies and any(now - at > allowed for at, _, _ in st.copies.values()):
             live = True
     for src in sorted(route.sources):
+        st = fed.states[src]
+        if st.cfg.kind == "mysql" and (live or not st.copies):
+            await ex.server.duck.run(fed.probe, src, 0.0)
         try:
             fed.check_up(src, copies_ok=not live)
         except SourceUnavailable as e:
