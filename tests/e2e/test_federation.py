@@ -136,15 +136,15 @@ BILLING_KINDS = [
 ]
 EVENTS_KINDS = [
     (1, -3, 1.5, Decimal("12.34"), dt.date(2024, 1, 2), True, BYTES("00ff"), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-     "2024-01-02 03:04:05.5+00", "01:02:03", 12345678901234567890123),
+     "2024-01-02 03:04:05.5+00", "01:02:03", 12345678901234567890123, 18446744073709551615),
     (2, 32767, -0.1, Decimal("-0.01"), dt.date(1970, 1, 1), False, BYTES(""), "00000000-0000-0000-0000-000000000001",
-     "1999-12-31 23:59:59+00", "23:59:59", -1),
-    (3,) + (None,) * 10,
+     "1999-12-31 23:59:59+00", "23:59:59", -1, 0),
+    (3,) + (None,) * 11,
 ]
 # split over files: ref.hits from a glob of two CSV files, events.batches from a list of two Parquet files
 HITS = [(dt.date(2024, 5, 1) + dt.timedelta(days=i % 9), REGIONS[i % 4], i * 13 % 50) for i in range(40)]
 BATCHES = [(i % 5, i * 1000003) for i in range(30)]
-LEGACY_KINDS = [(1, 1.5, "x", "2024-01-02", "vv"), (2, -0.25, "", "not a date", "é"), (3, None, None, None, None)]
+LEGACY_KINDS = [(1, 1.5, "x", "2024-01-02", "vv"), (2, -0.25, "", "1999-12-31", "é"), (3, None, None, None, None)]
 
 # Postgres DDL of each table, with the types the source's values map to (the all-in-one database;
 # the origin and billing use it as is).
@@ -165,16 +165,17 @@ DDL = {
     "billing.kinds": "id int4, s int2, r float4, d float8, tz timestamptz, u uuid, bl bytea, v text, n numeric(12,3),"
                      " iv interval, tm time",
     "events.kinds": "id int4, s int2, r float4, dc numeric(10,2), d date, b bool, bl bytea, u uuid, tz timestamptz,"
-                    " tm time, hi numeric(38,0)",
-    "legacy.kinds": "a int8, b float8, c text, dd text, v text",
+                    " tm time, hi numeric(38,0), ub numeric(20,0)",
+    "legacy.kinds": "a int8, b float8, c text, dd date, v text",
 }
 # the same tables as their source declares them
 BILLING_KINDS_DDL = ("id int4, s int2, r float4, d float8, tz timestamptz, u uuid, bl bytea, v varchar(20),"
                      " n numeric(12,3), iv interval, tm time")
 MYSQL_KINDS_DDL = ("id int, s smallint, t tinyint, bs bigint, d double, f float, dt date, tm time, j json,"
                    " dt6 datetime(6), n decimal(30,10), tx text, bl varbinary(10), ub bigint unsigned")
+# (not HUGEINT: DuckDB writes it to Parquet as DOUBLE)
 EVENTS_KINDS_DDL = ("id INTEGER, s SMALLINT, r REAL, dc DECIMAL(10,2), d DATE, b BOOLEAN, bl BLOB, u UUID,"
-                    " tz TIMESTAMPTZ, tm TIME, hi HUGEINT")
+                    " tz TIMESTAMPTZ, tm TIME, hi DECIMAL(38,0), ub UBIGINT")
 MYSQL_DDL = ("id int PRIMARY KEY, account_id int, email varchar(100), score decimal(6,2), active tinyint(1),"
              " stage enum('lead','customer','churned'), signed_up datetime")
 
@@ -280,6 +281,8 @@ def files(tmp_path_factory):
     db.executemany("INSERT INTO plans VALUES (?, ?, ?)", PLAN_ROWS)
     db.execute("CREATE TABLE kinds (a INTEGER, b REAL, c TEXT, dd DATE, v VARCHAR(10))")
     db.executemany("INSERT INTO kinds VALUES (?, ?, ?, ?, ?)", LEGACY_KINDS)
+    db.execute("CREATE TABLE odd (a INTEGER, dd DATE)")  # SQLite keeps any text in a DATE column
+    db.executemany("INSERT INTO odd VALUES (?, ?)", [(1, "2024-01-02"), (2, "not a date")])
     db.commit()
     db.close()
     return {"clicks": str(d / "clicks.parquet"), "kinds": str(d / "kinds.parquet"), "regions": str(d / "regions.csv"),
@@ -368,8 +371,8 @@ QUERIES = {
     "kinds_billing": "SELECT id, s, r, d, tz, u, v, n FROM billing.kinds ORDER BY id",
     "kinds_events": "SELECT id, s, r, dc, d, b, u, tz FROM events.kinds ORDER BY id",
     "kinds_legacy": "SELECT a, b, c, v FROM legacy.kinds ORDER BY a",
-    "hugeint_events": "SELECT id, hi FROM events.kinds ORDER BY id",
-    "declared_date_legacy": "SELECT a, dd FROM legacy.kinds ORDER BY a",  # SQLite: any text in a DATE column
+    "wide_ints_events": "SELECT id, hi, ub FROM events.kinds ORDER BY id",
+    "declared_date_legacy": "SELECT a, dd FROM legacy.kinds ORDER BY a",
     # text comparisons on a MySQL table follow Postgres (case and trailing spaces count), wherever
     # DuckDB's scanner evaluates them (MariaDB's default collation ignores both)
     "mysql_filter_case": "SELECT count(*) AS n, min(id) AS first FROM crm.contacts WHERE email = 'P1@EXAMPLE.COM'",
@@ -467,8 +470,8 @@ SCAN_OIDS = {
     "kinds_billing": ["int4", "int2", "float4", "float8", "timestamptz", "uuid", "text", "numeric"],
     "kinds_events": ["int4", "int2", "float4", "numeric", "date", "bool", "uuid", "timestamptz"],
     "kinds_legacy": ["int8", "float8", "text", "text"],
-    "hugeint_events": ["int4", "numeric"],
-    "declared_date_legacy": ["int8", "text"],
+    "wide_ints_events": ["int4", "numeric", "numeric"],
+    "declared_date_legacy": ["int8", "date"],
     "bytea_crm": ["int4", "bytea"],
     "bytea_billing": ["int4", "bytea"],
     "bytea_events": ["int4", "bytea"],
@@ -683,6 +686,13 @@ def test_origin_write_is_seen_by_the_same_sessions_next_federated_query(fed, ori
         assert conn.execute(q).fetchall() == before
 
 
+def test_sqlite_value_not_of_its_declared_type_is_refused_with_0a000(conns):
+    acc = conns["pgaccel"]
+    e = sqlstate_of(acc, "SELECT a, dd FROM legacy.odd ORDER BY a")
+    assert e.sqlstate == "0A000", (e.sqlstate, str(e))
+    assert acc.execute("SELECT count(*) FROM legacy.odd").fetchone() == (2,)
+
+
 def test_source_limited_to_other_roles_is_refused_with_42501(conns):
     acc = conns["pgaccel"]
     e = sqlstate_of(acc, "SELECT count(*) FROM locked.invoices")
@@ -759,7 +769,7 @@ def test_show_sources_lists_each_source_up_and_live(conns):
     assert kinds == {"billing": "postgres", "crm": "mysql", "events": "parquet", "ref": "csv", "legacy": "sqlite",
                      "billing_only": "postgres", "crm_but": "mysql", "locked": "postgres"}
     assert {n: r["tables"] for n, r in rows.items()} == {"billing": "2", "crm": "3", "events": "3", "ref": "2",
-                                                         "legacy": "2", "billing_only": "1", "crm_but": "1",
+                                                         "legacy": "3", "billing_only": "1", "crm_but": "1",
                                                          "locked": "2"}
     for n, r in rows.items():
         assert r["state"] == "up", (n, r)
