@@ -102,6 +102,30 @@ LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t AN
 """
 
 
+class GrantWatch:
+    """Each table's grants (table, columns) and the role memberships, as the per-poll
+    schema check last saw them (a hash). A change is reported to the trackers'
+    listeners like a change of rows, and ``changed_at`` ends cached answers."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], str] = {}
+        self._changed: set[tuple[str, str]] = set()
+        self.changed_at = 0.0
+
+    def see(self, key: tuple[str, str], acl: str | None) -> None:
+        if acl is None:
+            return
+        if self._seen.get(key, acl) != acl:
+            self._changed.add(key)
+            self.changed_at = time.time()
+            log.info("mirror: %s.%s: privileges changed on the origin", key[0], key[1])
+        self._seen[key] = acl
+
+    def take(self) -> set[tuple[str, str]]:
+        out, self._changed = self._changed, set()
+        return out
+
+
 def columns_hash(t: MirrorTable) -> str:
     """The same hash as ``_SCHEMA_SQL`` computes on the origin, from the mirror's catalog."""
     text = ",".join(f"{c.attnum}:{c.name}:{c.type_oid}:{c.typmod}" for c in sorted(t.columns, key=lambda c: c.attnum))
@@ -190,11 +214,7 @@ class FreshnessTracker:
         self.poll_seconds = 0.0                 # time spent in polls since start
         self.last_changed: set[tuple[str, str]] = set()
         self._keys: dict[tuple[str, str], tuple[str, ...]] = {}
-        # per table: a hash of its grants (table, columns) and of role memberships; a change
-        # is reported to listeners like a change of rows (cached answers are re-checked)
-        self._acls: dict[tuple[str, str], str] = {}
-        self._acl_changed: set[tuple[str, str]] = set()
-        self.privileges_changed_at = 0.0        # wall time a grant change was last seen
+        self.grants = GrantWatch()
         self._recent: collections.deque = collections.deque()  # (monotonic, xid8, tables) consumed
         self._resnap_after: dict[tuple[str, str], float] = {}
         self._listeners: list = []
@@ -390,8 +410,7 @@ class FreshnessTracker:
         if not complete:
             end = next((r[0] for r in reversed(rows) if r[2].startswith("COMMIT")), upto)
         batches, changed, ntx = self._decode(rows, catalog, newly)
-        if self._acl_changed:
-            changed, self._acl_changed = changed | self._acl_changed, set()
+        changed = changed | self.grants.take()
         if batches or self._dirty != dirty_before:
             self._commit(batches, end, newly)
         self.last_changed = changed
@@ -443,12 +462,7 @@ class FreshnessTracker:
                 reason = "the table's columns changed on the origin"
             elif bool(rls) != bool(t.rls_enabled):
                 reason = "row-level security was switched on or off on the origin"
-            if acl is not None:
-                if self._acls.get(key, acl) != acl:
-                    self._acl_changed.add(key)
-                    self.privileges_changed_at = time.time()
-                    log.info("mirror: %s.%s: privileges changed on the origin", key[0], key[1])
-                self._acls[key] = acl
+            self.grants.see(key, acl)
             if reason:
                 if self._mark_dirty(key, 0, reason + "; re-snapshot pending"):
                     newly.add(key)

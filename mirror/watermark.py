@@ -58,7 +58,7 @@ from contextlib import contextmanager
 import psycopg
 
 from mirror.catalog import MirrorCatalog, MirrorTable
-from mirror.freshness import _SCHEMA_SQL, columns_hash
+from mirror.freshness import _SCHEMA_SQL, GrantWatch, columns_hash
 from mirror.snapshot import _TYPES_SQL
 from mirror.types import PgType, map_type, quote_ident, quote_literal
 
@@ -178,10 +178,7 @@ class WatermarkTracker:
         self.polls = 0
         self.applied_rows = 0
         self.last_changed: set[tuple[str, str]] = set()
-        # grants of each table as last seen (see FreshnessTracker): a change ends cached answers
-        self._acls: dict[tuple[str, str], str] = {}
-        self.acl_changed: set[tuple[str, str]] = set()
-        self.privileges_changed_at = 0.0
+        self.grants = GrantWatch()      # grant changes end cached answers (see FreshnessTracker)
 
     # -- the FreshnessTracker API -------------------------------------------
     def add_listener(self, fn) -> None:
@@ -346,8 +343,7 @@ class WatermarkTracker:
                 for k in resnap:
                     self.table_errors[k] = f"re-snapshot failed: {e}"
                 log.warning("mirror watermark: re-snapshot failed: %s", e)
-        if self.acl_changed:
-            changed, self.acl_changed = changed | self.acl_changed, set()
+        changed = changed | self.grants.take()
         self.last_changed = changed
         for fn in list(self._listeners):
             try:
@@ -372,12 +368,7 @@ class WatermarkTracker:
                 reason = "the table's columns changed on the origin"
             elif bool(rls) != bool(t.rls_enabled):
                 reason = "row-level security was switched on or off on the origin"
-            if acl is not None:
-                if self._acls.get(key, acl) != acl:
-                    self.acl_changed.add(key)
-                    self.privileges_changed_at = time.time()
-                    log.info("mirror watermark: %s.%s: privileges changed on the origin", *key)
-                self._acls[key] = acl
+            self.grants.see(key, acl)
             if reason and key not in self._dirty:
                 self._dirty.add(key)
                 self.table_errors[key] = reason + "; re-snapshot pending"

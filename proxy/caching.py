@@ -380,7 +380,8 @@ class CacheService:
         membership change the mirror's change feed saw on the origin."""
         eng = self.server.mirror
         tr = getattr(eng, "freshness", None) if eng is not None else None
-        return max(s.last_write_at, self.ddl_at, getattr(tr, "privileges_changed_at", 0.0))
+        grants = getattr(tr, "grants", None)
+        return max(s.last_write_at, self.ddl_at, grants.changed_at if grants is not None else 0.0)
 
     def key_for(self, s, sql: str, params=(), param_formats=(), param_types=(), result_formats=()):
         """(key, cacheability) for a statement the session may serve from the cache, or None."""

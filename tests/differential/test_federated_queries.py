@@ -24,7 +24,7 @@ from psycopg import pq
 from psycopg.types.json import Jsonb  # noqa: F401
 from sqlglot import exp
 
-from tests.differential.test_proxy_queries import QUERIES, _begin, _end, _run, _sort_rows, has_order
+from tests.differential.test_proxy_queries import QUERIES, _begin, _end, _run, has_order, same_rows
 
 # a source column's type as the scanner gives it: these origin types come back as text
 SAME_OID = {1043: 25, 1042: 25, 19: 25, 114: 25, 3802: 25}
@@ -80,15 +80,8 @@ def _same(direct, through, ordered: bool, what: str) -> None:
     assert [c[1] for c in cols_p] == [SAME_OID.get(c[1], c[1]) for c in cols_d], f"{what}: type OIDs"
     # a column read as another type (json as text) has other binary bytes: compare the rest
     keep = [i for i, (p, d) in enumerate(zip(cols_p, cols_d)) if p[1] == d[1] or p[3] == 0]
-    rows_d = [tuple(r[i] for i in keep) for r in rows_d]
-    rows_p = [tuple(r[i] for i in keep) for r in rows_p]
-    if not ordered:
-        rows_d, rows_p = _sort_rows(rows_d), _sort_rows(rows_p)
-    assert len(rows_p) == len(rows_d), f"{what}: {len(rows_p)} rows through pgaccel, {len(rows_d)} on Postgres"
-    for i, (p, d) in enumerate(zip(rows_p, rows_d)):
-        if p != d:
-            diffs = [(cols_d[c][0], d[c], p[c]) for c in range(len(d)) if p[c] != d[c]]
-            raise AssertionError(f"{what}: row {i} differs (column, postgres, pgaccel): {diffs[:4]}")
+    same_rows([tuple(r[i] for i in keep) for r in rows_d], [tuple(r[i] for i in keep) for r in rows_p],
+              [cols_d[i][0] for i in keep], ordered, what)
 
 
 @pytest.mark.parametrize("area,title,sql,meta,tz", QUERIES)

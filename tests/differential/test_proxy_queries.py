@@ -137,12 +137,17 @@ def _compare(direct, through, ordered: bool, what: str) -> None:
     _, tag_p, cols_p, rows_p = through
     assert cols_p == cols_d, f"{what}: columns (name, oid, typmod, format) differ"
     assert tag_p == tag_d, f"{what}: command tag"
+    same_rows(rows_d, rows_p, [c[0] for c in cols_d], ordered, what)
+
+
+def same_rows(rows_d, rows_p, names, ordered: bool, what: str) -> None:
+    """The same rows (in order when the query orders them), naming the first differences."""
     if not ordered:
         rows_d, rows_p = _sort_rows(rows_d), _sort_rows(rows_p)
     assert len(rows_p) == len(rows_d), f"{what}: {len(rows_p)} rows through pgaccel, {len(rows_d)} on Postgres"
     for i, (p, d) in enumerate(zip(rows_p, rows_d)):
         if p != d:
-            diffs = [(cols_d[c][0], d[c], p[c]) for c in range(len(d)) if p[c] != d[c]]
+            diffs = [(names[c], d[c], p[c]) for c in range(len(d)) if p[c] != d[c]]
             raise AssertionError(f"{what}: row {i} differs (column, postgres, pgaccel): {diffs[:4]}")
 
 
