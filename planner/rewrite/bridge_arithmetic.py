@@ -38,7 +38,13 @@ class ArithmeticRules:
                 raise Refuse("unsupported_construct", "arithmetic on untyped NULL")
             return other
         if lt.is_int and rt.is_int:
-            return lt if T.INT_RANK[lt.name] >= T.INT_RANK[rt.name] else rt
+            res = lt if T.INT_RANK[lt.name] >= T.INT_RANK[rt.name] else rt
+            # Postgres computes in the wider type; DuckDB types an integer literal by its
+            # value (1000 is a SMALLINT beside a smallint column) and would overflow there
+            for arg, t in (("this", lt), ("expression", rt)):
+                if t.name != res.name and isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+                    node.set(arg, cast(node.args[arg], T.DUCKDB_TYPE[res.name]))
+            return res
         if lt.is_exact and rt.is_exact:
             dl, dr = ds_of(lt), ds_of(rt)
             kl, kr = lt.eff_scale(), rt.eff_scale()
