@@ -45,7 +45,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import Stack, markdown_table, print_header  # noqa: E402
-from _tpch_common import compare, connect, explain_route, geomean, short_reason, timed  # noqa: E402
+from _tpch_common import compare, connect, explain_route, geomean, short_reason, time_duckdb, timed  # noqa: E402
 
 from proxy.localpg import SUPERPASS, SUPERUSER  # noqa: E402
 
@@ -267,6 +267,7 @@ def main(argv=None) -> int:
     servers = []
     results: dict[str, dict[str, tuple]] = {q[0]: {} for q in queries}
     routes: dict[str, dict[str, str]] = {q[0]: {} for q in queries}
+    duck_alone: dict[str, float | None] = {}
     notes = []
     with Stack() as stack:
         try:
@@ -280,13 +281,20 @@ def main(argv=None) -> int:
             build_mysql_and_files(pg, args.mysql_port, mysql_db, parquet)
             timeout_ms = int(args.timeout * 1000)
 
-            def measure(label: str, dsn: str, explain: bool = False) -> None:
+            def measure(label: str, dsn: str, server=None) -> None:
                 with connect(dsn) as conn:
                     conn.execute(f"SET statement_timeout = {timeout_ms}")
                     for qid, _, _, sql in queries:
-                        if explain:
-                            route, reason, _ = explain_route(conn, sql)
+                        if server is not None:
+                            route, reason, rsql = explain_route(conn, sql)
                             routes[qid][label] = route if route == "federation" else f"{route}: {short_reason(reason)}"
+                            if label == "pgaccel mirrored" and rsql:
+                                # pgaccel's DuckDB SQL straight on its DuckDB (sources attached there)
+                                cur = server.server.mirror.cursor()
+                                try:
+                                    duck_alone[qid], _err = time_duckdb(cur, rsql, args.runs)
+                                finally:
+                                    cur.close()
                         res, med, _ = timed(conn, sql, args.runs)
                         results[qid][label] = (res, med)
                         cell = fmt_s(med) if med is not None else f"error: {short_reason(res.error or '', 60)}"
@@ -307,7 +315,7 @@ def main(argv=None) -> int:
                 summary = wait_sources_mirrored(dsn, 1800) if mode == "full" else ""
                 print(f"{label}: pgaccel ready in {time.perf_counter() - t0:.1f}s"
                       + (f" (origin snapshot{', sources copied: ' + summary if summary else ''})"), flush=True)
-                measure(label, dsn, explain=True)
+                measure(label, dsn, server=st)
                 st.stop()
                 servers.remove(st)
         except KeyboardInterrupt:
@@ -345,11 +353,14 @@ def main(argv=None) -> int:
         route = "; ".join(sorted({routes[qid].get(k, "?") for k in ("pgaccel live", "pgaccel mirrored")}))
         rows.append([qid, where, fmt_s(fdw), fmt_s(med["one Postgres"]), fmt_s(med["pgaccel live"]),
                      fmt_s(med["pgaccel mirrored"]), ratio(fdw, med["one Postgres"]), ratio(fdw, med["pgaccel live"]),
-                     ratio(fdw, med["pgaccel mirrored"]), route, "yes" if same_all else "NO"])
+                     ratio(fdw, med["pgaccel mirrored"]), fmt_s(duck_alone.get(qid)), route,
+                     "yes" if same_all else "NO"])
     print()
     print(markdown_table(["query", "sources", "postgres_fdw s", "one Postgres s", "pgaccel live s",
-                          "pgaccel mirrored s", "one PG vs fdw", "live vs fdw", "mirrored vs fdw", "route",
-                          "identical"], rows))
+                          "pgaccel mirrored s", "one PG vs fdw", "live vs fdw", "mirrored vs fdw",
+                          "DuckDB alone s", "route", "identical"], rows))
+    print("\nDuckDB alone: pgaccel's DuckDB SQL for the mirrored run (EXPLAIN (ROUTE)) timed straight on its\n"
+          "DuckDB, in-process: what pgaccel adds on top is the origin's describe, the privilege check and the wire.")
 
     def gm(label):
         xs = [results[q[0]]["postgres_fdw"][1] / results[q[0]][label][1] for q in queries
