@@ -718,6 +718,21 @@ def test_role_cannot_read_an_origin_table_through_a_federated_query_without_sele
             su.execute(f"REVOKE ALL ON accounts FROM {role}; DROP ROLE {role}")
 
 
+def test_refused_federated_query_in_a_transaction_aborts_it_on_the_origin_too(fed, origin, origin_db):
+    """As on Postgres, an error inside a transaction block aborts it: COMMIT answers
+    ROLLBACK and the transaction's origin write is not kept."""
+    with psycopg.connect(fed.dsn(origin_db), autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO accounts (id, name) VALUES (1003, 'rolled back')")
+        e = sqlstate_of(conn, "SELECT random() FROM crm.contacts")
+        assert e.sqlstate == "0A000", (e.sqlstate, str(e))
+        e = sqlstate_of(conn, "SELECT count(*) FROM accounts")
+        assert e.sqlstate == "25P02", (e.sqlstate, str(e))
+        assert conn.execute("COMMIT").statusmessage == "ROLLBACK"
+    with psycopg.connect(origin.dsn(origin_db), autocommit=True) as direct:
+        assert direct.execute("SELECT count(*) FROM accounts WHERE id = 1003").fetchone() == (0,)
+
+
 def test_write_to_a_source_table_is_not_federated(conns):
     acc = conns["pgaccel"]
     with pytest.raises(psycopg.Error):
