@@ -834,6 +834,7 @@ NO_CRM_QUERY = QUERIES["csv_sqlite_origin"]
 BILLING_EVENTS_QUERY = QUERIES["billing_events_no_origin"]
 
 
+@pytest.mark.slow  # waits out connect timeouts and re-attach periods
 @pytest.mark.parametrize("which", ["crm", "billing"])
 def test_source_cut_mid_session_gives_hv00n_and_the_session_goes_on(faulty, origin_db, conns, which):
     crm_fp, billing_fp, p = faulty
@@ -889,6 +890,7 @@ def _release_after(fp: FaultProxy, seconds: float) -> threading.Timer:
     return t
 
 
+@pytest.mark.slow  # waits out connect timeouts and re-attach periods
 @pytest.mark.parametrize("which", ["crm", "billing"])
 def test_silent_source_gives_hv00n_within_its_connect_timeout(faulty, origin_db, which):
     """A source host that accepts connections and never answers (hung, or a firewall
@@ -912,6 +914,7 @@ def test_silent_source_gives_hv00n_within_its_connect_timeout(faulty, origin_db,
         assert conn.execute("SELECT count(*) FROM accounts").fetchone() == (60,)
 
 
+@pytest.mark.slow  # waits out connect timeouts and re-attach periods
 @pytest.mark.parametrize("which", ["crm", "billing"])
 def test_pgaccel_starts_while_a_source_is_silent(origin, origin_db, billing_db, crm_db, files, tmp_path_factory,
                                                  which):
