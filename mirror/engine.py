@@ -40,7 +40,9 @@ class MirrorEngine:
         self._db.execute(f"LOAD '{postgres_scanner_path()}'")
         cat.ensure_meta(self._db)
         self._catalog = cat.load(self._db)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="mirror")
+        # more workers than DuckDB threads: a worker mostly waits inside DuckDB (or on a
+        # source), and a small query must not queue behind a few long ones
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(8, 4 * threads), thread_name_prefix="mirror")
         self._sync_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror-sync")
         self._sync_lock = threading.Lock()
         self.freshness = None  # a FreshnessTracker once track_freshness() is called

@@ -223,9 +223,9 @@ def _plan_federated(tree, tokens, ctx, catalog, srcs) -> Route:
         classify.check_functions(tree)
     except Refuse as r:
         return _refused(r.reason, r.detail, srcs)
-    if ctx.in_transaction and found.names:
-        return _refused("in_transaction", "a query across sources reads origin tables from the mirror, "
-                        "which cannot see this transaction's snapshot", srcs)
+    # in a transaction block the executor checks, on the origin, that the transaction is
+    # READ COMMITTED and has not written: then reading origin tables now (mirror within
+    # the staleness allowed, or live) is what the statement would see there
     work = tree.copy()
     marks = {id(t): (mt.schema, mt.name) for t, mt in found.tables}
     for src, dst in zip(tree.walk(), work.walk()):

@@ -167,6 +167,16 @@ async def prepare(ex, s, sql: str, route, extended: bool):
         if allowed_roles and user not in allowed_roles:
             raise PgError(f'permission denied for source "{src}"', sqlstate="42501")
     live = False
+    if route.tables and s.status == c.TX_IN_BLOCK:
+        # origin tables read outside the transaction: only what a READ COMMITTED statement
+        # of a transaction that has not written would see anyway
+        q = "SELECT current_setting('transaction_isolation'), pg_current_xact_id_if_assigned() IS NULL"
+        iso, clean = (await (ex._internal_extended(s, q) if extended else s.internal_query(q)))[0]
+        if iso != "read committed" or clean != "t":
+            why = f"its isolation is {iso}" if iso != "read committed" else "it has written"
+            raise PgError(f"pgaccel cannot run a query across sources that reads origin tables in this "
+                          f"transaction: {why}", sqlstate=c.FEATURE_NOT_SUPPORTED,
+                          hint="Run it outside the transaction, or before the transaction's first write.")
     if route.tables:
         try:
             await ex.check_tables(s, route.tables, extended)

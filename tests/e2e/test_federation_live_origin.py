@@ -81,3 +81,17 @@ def test_a_table_created_on_the_origin_is_found_at_once(setup):
     with psycopg.connect(p.dsn(db), autocommit=True) as c:
         assert c.execute("SELECT sum(l.v) FROM late l JOIN web.clicks k ON k.customer_id = l.customer_id"
                          ).fetchone() == (100,)      # 10 x 4 clicks + 20 x 3 clicks
+
+
+def test_inside_a_read_committed_transaction_that_has_not_written(setup):
+    origin, db, _role, p = setup
+    with psycopg.connect(p.dsn(db)) as c:           # psycopg opens a transaction block
+        assert [(r[0], r[2]) for r in c.execute(Q).fetchall()][:2] == [("a", 4), ("b", 3)]
+        c.execute("INSERT INTO customers VALUES (99, 'tx', NULL, 'q')")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="it has written"):
+            c.execute(Q)
+        c.rollback()
+        c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="repeatable read"):
+            c.execute(Q)
+        c.rollback()

@@ -36,8 +36,8 @@ SELECT * FROM crm.nope
 -- expect: federation volatile_function read
 SELECT now(), id FROM crm.accounts
 
--- title: origin tables in a transaction are not read from the mirror across sources
--- expect: federation in_transaction read
+-- title: origin tables in a transaction block are planned (the executor checks the transaction)
+-- expect: federation federation read
 -- ctx: in_transaction
 SELECT a.id FROM crm.accounts a JOIN customers c ON c.id = a.customer_id
 
