@@ -104,9 +104,14 @@ def f_concat(b, node):
 
 
 def f_dpipe(b, node):
-    for key in ("this", "expression"):
-        t = b.expr(node.args[key])
-        if not (t.is_text or t.name in ("unknown", "null")):
+    types = {key: b.expr(node.args[key]) for key in ("this", "expression")}
+    if not any(t.is_text or t.name == "unknown" for t in types.values()):
+        raise Refuse("unsupported_construct", f"|| of {types['this'].name} and {types['expression'].name}")
+    for key, t in types.items():
+        if t.is_int:
+            # text || integer: Postgres appends the integer's output, as DuckDB's VARCHAR cast
+            node.set(key, exp.Cast(this=node.args[key], to=exp.DataType.build("VARCHAR")))
+        elif not (t.is_text or t.name in ("unknown", "null")):
             raise Refuse("unsupported_construct", f"|| with {t.name}")
     return T.TEXT
 

@@ -131,9 +131,14 @@ SELECT length(name) FROM customers
 -- expect: mirror mirror_eligible read
 SELECT name || ' <' || email || '>' FROM customers
 
--- title: concatenation with a number is not handled
--- expect: origin unsupported_construct read
+-- title: concatenation with an integer appends its text
+-- expect: mirror mirror_eligible read
+-- duckdb: SELECT "customers"."name" || CAST("customers"."id" AS TEXT) AS "?column?" FROM "public"."customers" AS "customers"
 SELECT name || id FROM customers
+
+-- title: concatenation with a float is not handled (float text differs)
+-- expect: origin unsupported_construct read
+SELECT name || score FROM customers
 
 -- title: float to text formats differ
 -- expect: origin unsupported_construct read

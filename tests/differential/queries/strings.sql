@@ -107,3 +107,6 @@ SELECT id FROM typed WHERE ch = 'ab' ORDER BY id
 
 -- title: varchar typmod preserved
 SELECT vc, email FROM typed JOIN customers USING (id) ORDER BY id
+
+-- title: text concatenated with integers
+SELECT id, 'Q' || (id % 4) || '-' || i4 AS label, i2 || 'x' AS tail FROM typed WHERE id < 40 ORDER BY id
