@@ -239,9 +239,19 @@ def f_escape(b, node):
     return f_like(b, node.this)
 
 
+def _epoch_us(arg: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="epoch_us", expressions=[arg])
+
+
 def f_extract(b, node):
     field = node.this.name.upper()
     t = b.expr(node.expression)
+    if field == "EPOCH" and t.name in ("timestamp", "timestamptz"):
+        # Postgres: numeric seconds with 6 decimals (timestamp: as if UTC), exactly the
+        # microseconds DuckDB counts, scaled by a DECIMAL product (no division, no float)
+        us = _cast(_epoch_us(node.expression.copy()), "DECIMAL(38, 0)")
+        node.replace(exp.Mul(this=us, expression=_cast(exp.Literal.number("0.000001"), "DECIMAL(7, 6)")))
+        return T.numeric(6)
     fields = DATE_FIELDS if t.name == "date" else EXTRACT_FIELDS
     if t.name not in T.DATETIMES or field not in fields:
         raise Refuse("unsupported_construct", f"extract({field} from {t.name})")
@@ -255,6 +265,12 @@ def f_date_part(b, node):
         raise Refuse("unsupported_construct", "date_part with a non-constant field")
     field = args[0].name.upper()
     t = b.expr(args[1])
+    if field == "EPOCH" and t.name in ("timestamp", "timestamptz"):
+        # float8 of the exact seconds: microseconds (exact in a double below 2^53) / 1e6 is
+        # the correctly rounded quotient, as Postgres's numeric-to-float8 conversion
+        node.replace(exp.Div(this=_cast(_epoch_us(args[1].copy()), "DOUBLE"),
+                             expression=_cast(exp.Literal.number("1000000"), "DOUBLE")))
+        return T.FLOAT8
     fields = DATE_FIELDS if t.name == "date" else EXTRACT_FIELDS
     if t.name not in T.DATETIMES or field not in fields:
         raise Refuse("unsupported_construct", f"date_part({field}, {t.name})")

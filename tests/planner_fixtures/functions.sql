@@ -117,9 +117,14 @@ SELECT id FROM customers WHERE name ~ notes
 -- expect: origin unknown_function read
 SELECT payload ->> 'k' FROM events
 
--- title: extract of epoch is not handled
--- expect: origin unsupported_construct read
+-- title: extract of epoch is exact numeric seconds from the microseconds
+-- expect: mirror mirror_eligible read
+-- duckdb: SELECT CAST(EPOCH_US("orders"."created_at") AS DECIMAL(38, 0)) * CAST(0.000001 AS DECIMAL(7, 6)) AS "extract" FROM "public"."orders" AS "orders"
 SELECT extract(epoch FROM created_at) FROM orders
+
+-- title: extract of epoch from a date is not handled
+-- expect: origin unsupported_construct read
+SELECT extract(epoch FROM signup_date) FROM customers
 
 -- title: extract of hour from a date errors in Postgres
 -- expect: origin unsupported_construct read

@@ -163,3 +163,17 @@ SELECT max(iv), min(iv) FROM typed WHERE id IN (1, 112)
 -- title: date_trunc of a date by day, week, quarter and year across DST
 -- tz: America/New_York
 SELECT id, date_trunc('day', d), date_trunc('week', d), date_trunc('quarter', d), date_trunc('year', d) FROM typed ORDER BY id
+
+-- title: extract epoch of timestamps is numeric with microseconds
+-- tz: all
+SELECT id, extract(epoch FROM ts) AS e1, extract(epoch FROM tstz) AS e2 FROM typed WHERE id < 60 ORDER BY id
+
+-- title: date_part epoch of timestamps is float8
+-- tz: all
+SELECT id, date_part('epoch', ts) AS e1, date_part('epoch', tstz) AS e2 FROM typed WHERE id < 60 ORDER BY id
+
+-- title: Grafana time grouping by epoch buckets
+SELECT floor(extract(epoch FROM tstz) / 86400) * 86400 AS "time", count(*) AS n FROM typed GROUP BY 1 ORDER BY 1
+
+-- title: epoch bucket with integer division
+SELECT (extract(epoch FROM ts)::bigint / 3600) * 3600 AS bucket, count(*) FROM typed GROUP BY 1 ORDER BY 1 NULLS FIRST

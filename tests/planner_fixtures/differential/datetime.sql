@@ -87,3 +87,5 @@ SELECT id, created_at + interval '1 day', created_at + interval '24 hours' FROM 
 
 SELECT id, created_tz + interval '1 day', created_tz - interval '2 hours' FROM orders ORDER BY id
 -- tz: America/New_York
+
+SELECT id, extract(epoch FROM created_at), date_part('epoch', created_tz) FROM orders ORDER BY id

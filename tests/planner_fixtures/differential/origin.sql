@@ -37,9 +37,6 @@ SELECT 1 + 1
 SELECT id, substring(name, 0, 3) FROM customers ORDER BY id
 -- expect: origin unsupported_construct
 
-SELECT id, extract(epoch FROM created_at) FROM orders ORDER BY id
--- expect: origin unsupported_construct
-
 SELECT id, weight + score FROM orders JOIN customers USING (id) ORDER BY id
 -- expect: origin unsupported_construct
 
