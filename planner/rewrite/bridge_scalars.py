@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from .. import pgtypes as T
@@ -9,6 +11,8 @@ from ..pgtypes import PgType
 from ..reasons import Refuse
 from .bridge_common import (PARAM_NUMERIC_SCALE, Source, _DATE_LIT, _DEC_LIT, _FLOAT_STR, _INT_LIT, _INT_STR,
                             _NUM_STR, _TS_LIT, _dtype, cast)
+
+_UUID_LIT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ScalarRules:
@@ -126,6 +130,9 @@ class ScalarRules:
             return
         if name in ("float8", "float4") and _FLOAT_STR.match(text):
             node.replace(cast(exp.Literal.string(text.strip()), T.DUCKDB_TYPE[name]))
+            return
+        if name == "uuid" and _UUID_LIT.match(text):
+            node.replace(cast(exp.Literal.string(text.lower()), "UUID"))
             return
         if name == "bool" and text.strip().lower() in ("true", "false", "t", "f"):
             node.replace(exp.Boolean(this=text.strip().lower() in ("true", "t")))

@@ -62,3 +62,6 @@ SELECT id, weight, weight * 2 FROM orders ORDER BY id
 
 -- title: float8 values text
 SELECT id, score, rating FROM customers LEFT JOIN products USING (id) ORDER BY id
+
+-- title: uuid compared with literals
+SELECT id, u FROM typed WHERE u = 'e4da3b7f-bbce-2345-d777-2b0674a318d5' OR u IN ('c4ca4238-a0b9-2382-0dcc-509a6f75849b', 'C81E728D-9D4C-2F63-6F06-7F89CC14862C') ORDER BY id
