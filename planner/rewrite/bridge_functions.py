@@ -103,6 +103,29 @@ def f_concat(b, node):
     return T.TEXT
 
 
+def f_concat_ws(b, node):
+    """concat_ws(sep, ...): NULL arguments are skipped and a NULL separator gives NULL, in
+    both engines; integers are appended as their text."""
+    for i, e in enumerate(list(node.expressions)):
+        t = b.expr(e)
+        if t.is_int and i > 0:
+            e.replace(exp.Cast(this=e.copy(), to=exp.DataType.build("VARCHAR")))
+        elif not (t.is_text or t.name in ("unknown", "null")):
+            raise Refuse("unsupported_construct", f"concat_ws of {t.name}")
+    return T.TEXT
+
+
+def f_octet_length(b, node):
+    """octet_length(text): bytes of the UTF-8 text (the database encoding) = DuckDB's strlen."""
+    if len(node.expressions) != 1:
+        raise Refuse("unsupported_construct", "octet_length arity")
+    t = b.expr(node.expressions[0])
+    if not t.is_text:
+        raise Refuse("unsupported_construct", f"octet_length of {t.name}")
+    node.replace(_cast(exp.Anonymous(this="strlen", expressions=[node.expressions[0].copy()]), "INTEGER"))
+    return T.INT4
+
+
 def f_dpipe(b, node):
     types = {key: b.expr(node.args[key]) for key in ("this", "expression")}
     if not any(t.is_text or t.name == "unknown" for t in types.values()):
@@ -338,7 +361,7 @@ CLASS_HANDLERS: dict = {
     "Filter": agg.a_filter, "Grouping": agg.a_grouping, "Window": agg.w_window,
     "Lower": f_lower, "Upper": f_lower, "Length": f_length, "Substring": f_substring, "Trim": f_trim,
     "Replace": f_replace, "Left": f_left, "Right": f_left, "StrPosition": f_strpos, "Concat": f_concat,
-    "DPipe": f_dpipe, "SplitPart": f_split_part, "MD5": f_md5, "Pad": f_pad, "Repeat": f_repeat,
+    "DPipe": f_dpipe, "ConcatWs": f_concat_ws, "SplitPart": f_split_part, "MD5": f_md5, "Pad": f_pad, "Repeat": f_repeat,
     "Abs": f_abs, "Ceil": f_ceil, "Floor": f_ceil, "Round": f_round, "Sign": f_sign,
     "RegexpLike": f_regexp, "RegexpILike": f_regexp, "Like": f_like, "ILike": f_like, "Escape": f_escape,
     "Extract": f_extract, "TimestampTrunc": f_date_trunc, "DateTrunc": f_date_trunc,
@@ -347,6 +370,7 @@ CLASS_HANDLERS: dict = {
 ANONYMOUS_HANDLERS: dict = {
     "pgaccel__every": None,   # set below (needs _renamed)
     "pgaccel__date_part": f_date_part, "pgaccel__substr": f_substr, "make_date": f_make_date,
+    "octet_length": f_octet_length,
     "pgaccel__mod": _renamed(exp.Mod, lambda b, n: b.e_Mod(n), a="this", b="expression"),
     "pgaccel__strpos": _renamed(exp.StrPosition, f_strpos, a="this", b="substr"),
     "pgaccel__ceiling": _renamed(exp.Ceil, f_ceil, a="this"),

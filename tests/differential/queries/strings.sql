@@ -110,3 +110,9 @@ SELECT vc, email FROM typed JOIN customers USING (id) ORDER BY id
 
 -- title: text concatenated with integers
 SELECT id, 'Q' || (id % 4) || '-' || i4 AS label, i2 || 'x' AS tail FROM typed WHERE id < 40 ORDER BY id
+
+-- title: concat_ws skips NULLs and appends integers
+SELECT id, concat_ws('-', t, vc, i4) AS a, concat_ws(NULL, t, vc) AS b, concat_ws(', ', NULL, NULL) AS c FROM typed WHERE id < 40 ORDER BY id
+
+-- title: octet_length counts UTF-8 bytes
+SELECT id, octet_length(t) AS bytes, length(t) AS chars FROM typed WHERE id < 40 ORDER BY id
