@@ -192,9 +192,11 @@ def proxy_mirror(origin, proxy_db, tmp_path_factory):
 def proxy_conns(origin, proxy_db, proxy_mirror):
     """{'direct': connection to the origin, 'pgaccel': connection through pgaccel}, autocommit."""
     c = {"direct": psycopg.connect(origin.dsn(proxy_db), autocommit=True),
-         "pgaccel": psycopg.connect(proxy_mirror.dsn(proxy_db), autocommit=True)}
+         "pgaccel": psycopg.connect(proxy_mirror.dsn(proxy_db), autocommit=True),
+         "pgaccel_dsn": proxy_mirror.dsn(proxy_db)}
     try:
         yield c
     finally:
         for x in c.values():
-            x.close()
+            if not isinstance(x, str):
+                x.close()
