@@ -126,6 +126,20 @@ class GrantWatch:
         return out
 
 
+def schema_change(t: MirrorTable, oid, columns_md5, rls) -> str | None:
+    """Why the origin's table (a ``_SCHEMA_SQL`` row) is no longer the one the mirror
+    copied, or None. Each reason means: re-snapshot it, and meanwhile read the origin."""
+    if oid is None:
+        return "the table was dropped or renamed on the origin"
+    if int(oid) != t.table_oid:
+        return "the table was dropped and re-created on the origin"
+    if columns_md5 != (columns_hash(t) if t.columns else None):
+        return "the table's columns changed on the origin"
+    if bool(rls) != bool(t.rls_enabled):
+        return "row-level security was switched on or off on the origin"
+    return None
+
+
 def columns_hash(t: MirrorTable) -> str:
     """The same hash as ``_SCHEMA_SQL`` computes on the origin, from the mirror's catalog."""
     text = ",".join(f"{c.attnum}:{c.name}:{c.type_oid}:{c.typmod}" for c in sorted(t.columns, key=lambda c: c.attnum))
@@ -453,15 +467,7 @@ class FreshnessTracker:
         for key in keys:
             t = catalog.tables[key]
             oid, replident, h, keycols, rls, acl = found.get(key, (None,) * 6)
-            reason = None
-            if oid is None:
-                reason = "the table was dropped or renamed on the origin"
-            elif int(oid) != t.table_oid:
-                reason = "the table was dropped and re-created on the origin"
-            elif h != (columns_hash(t) if t.columns else None):
-                reason = "the table's columns changed on the origin"
-            elif bool(rls) != bool(t.rls_enabled):
-                reason = "row-level security was switched on or off on the origin"
+            reason = schema_change(t, oid, h, rls)
             self.grants.see(key, acl)
             if reason:
                 if self._mark_dirty(key, 0, reason + "; re-snapshot pending"):

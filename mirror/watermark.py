@@ -58,7 +58,7 @@ from contextlib import contextmanager
 import psycopg
 
 from mirror.catalog import MirrorCatalog, MirrorTable
-from mirror.freshness import _SCHEMA_SQL, GrantWatch, columns_hash
+from mirror.freshness import _SCHEMA_SQL, GrantWatch, schema_change
 from mirror.snapshot import _TYPES_SQL
 from mirror.types import PgType, map_type, quote_ident, quote_literal
 
@@ -359,15 +359,7 @@ class WatermarkTracker:
         for key in keys:
             t = catalog.tables[key]
             oid, _, h, _, rls, acl = found.get(key, (None,) * 6)
-            reason = None
-            if oid is None:
-                reason = "the table was dropped or renamed on the origin"
-            elif int(oid) != t.table_oid:
-                reason = "the table was dropped and re-created on the origin"
-            elif h != (columns_hash(t) if t.columns else None):
-                reason = "the table's columns changed on the origin"
-            elif bool(rls) != bool(t.rls_enabled):
-                reason = "row-level security was switched on or off on the origin"
+            reason = schema_change(t, oid, h, rls)
             self.grants.see(key, acl)
             if reason and key not in self._dirty:
                 self._dirty.add(key)
