@@ -70,6 +70,7 @@ import psycopg
 
 from mirror import catalog as cat
 from mirror.catalog import MirrorCatalog, MirrorTable
+from mirror.polling import PollingThread
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def widen_xid(xid32: int, reference: int) -> int:
     return cand
 
 
-class FreshnessTracker:
+class FreshnessTracker(PollingThread):
     def __init__(self, engine, origin_dsn: str, slot: str = "pgaccel_mirror", interval: float = 0.5, *,
                  apply: bool = True, max_retained_wal: int = 1 << 30, batch_changes: int = 100_000,
                  resnapshot_backoff: float = 5.0) -> None:
@@ -204,7 +205,6 @@ class FreshnessTracker:
         self.mode_reason = "slot not checked yet"
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._verified_at: float | None = None  # t0 of the last complete poll
         self._con = engine.cursor()
         for ddl in _DDL:
@@ -303,15 +303,10 @@ class FreshnessTracker:
     # -- polling ------------------------------------------------------------
     def start(self) -> None:
         self.ensure_slot()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="mirror-freshness", daemon=True)
-        self._thread.start()
+        self._start_loop("mirror-freshness")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._stop_loop()
         with self._lock:
             self._close_origin()
             try:

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from mirror.catalog import META_SCHEMA, MirrorColumn, MirrorTable
+from mirror.polling import PollingThread
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class SourceUnavailable(Exception):
         self.detail = detail
 
 
-class Federation:
+class Federation(PollingThread):
     """The configured sources, attached to one DuckDB database (``engine``)."""
 
     def __init__(self, engine, sources: dict, origin_dsn: str | None = None) -> None:
@@ -196,7 +197,6 @@ class Federation:
         self.origin_listed_at = 0.0
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._con = engine.cursor()      # attach/list/copy: used by one thread at a time (the lock)
         for kind in {s.cfg.kind for s in self.states.values()}:
             self._load_extension(kind)
@@ -248,14 +248,10 @@ class Federation:
                             "tables in queries across sources give an error", _first_line(e))
         self.refresh_due(force=force_refresh)
         if background:
-            self._thread = threading.Thread(target=self._loop, name="pgaccel-sources", daemon=True)
-            self._thread.start()
+            self._start_loop("pgaccel-sources")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._stop_loop()
         try:
             self._con.close()
         except Exception:
@@ -443,7 +439,9 @@ class Federation:
         (coll,), = self._con.execute(f"SELECT * FROM postgres_query({_lit(st.alias)}, "
                                      f"'SELECT datcollate::text FROM pg_database WHERE datname = current_database()')"
                                      ).fetchall()
-        return (coll or "").lower() in ("c", "posix", "c.utf8", "c.utf-8", "ucs_basic")
+        from planner.route import is_bytewise
+
+        return is_bytewise(coll or "")
 
     def _shim_view(self, st: SourceState, sch: str, tab: str, cols, text_local: bool = False) -> tuple[str, str, str]:
         """A view casting the columns DuckDB reads in types without a Postgres twin, and
@@ -535,17 +533,6 @@ class Federation:
             self._attach(st)
         return self.version != before
 
-    def has_schema(self, source: str) -> bool:
-        st = self.states.get(source)
-        return st is not None and st.default_schema is not None
-
-    def lag_seconds(self, source: str, schema: str, name: str) -> float:
-        """Age of the copy a query would read (0 for a live table)."""
-        st = self.states[source]
-        sch = schema.split(".", 1)[1] if schema.startswith(source + ".") else schema
-        c = st.copies.get((sch, name))
-        return 0.0 if c is None else max(0.0, time.time() - c[0])
-
     def check_up(self, source: str, copies_ok: bool = False) -> None:
         """Raise SourceUnavailable when ``source`` is down, unless ``copies_ok`` and every
         exposed table of it has a mirrored copy (the query reads those, not the source)."""
@@ -580,19 +567,15 @@ class Federation:
             self.version += 1
 
     def ping(self, source: str) -> str | None:
-        """None when the source answers a trivial query, else the error text."""
+        """None when a Postgres or MySQL source answers a trivial query, else the error text."""
         st = self.states.get(source)
         if st is None or not st.attached:
             return "not attached"
-        fn = {"postgres": "postgres_query", "mysql": "mysql_query"}.get(st.cfg.kind)
+        fn = {"postgres": "postgres_query", "mysql": "mysql_query"}[st.cfg.kind]
         try:
             con = self.engine.cursor()
             try:
-                if fn:
-                    con.execute(f"SELECT * FROM {fn}({_lit(st.alias)}, 'SELECT 1')").fetchall()
-                else:
-                    for (sch, tab) in list(st.tables)[:1]:
-                        con.execute(f"SELECT 1 FROM {_q(st.alias)}.{_q(sch)}.{_q(tab)} LIMIT 1").fetchall()
+                con.execute(f"SELECT * FROM {fn}({_lit(st.alias)}, 'SELECT 1')").fetchall()
             finally:
                 con.close()
         except Exception as e:

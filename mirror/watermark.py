@@ -59,6 +59,7 @@ import psycopg
 
 from mirror.catalog import MirrorCatalog, MirrorTable
 from mirror.freshness import _SCHEMA_SQL, GrantWatch, schema_change
+from mirror.polling import PollingThread
 from mirror.snapshot import _TYPES_SQL
 from mirror.types import PgType, map_type, quote_ident, quote_literal
 
@@ -149,7 +150,7 @@ class _State:
         self.select: tuple | None = None        # (catalog version, select list SQL)
 
 
-class WatermarkTracker:
+class WatermarkTracker(PollingThread):
     mode = "watermark"
     mode_reason = ""
     coverage_lsn = None      # no change stream: the result cache ages entries out
@@ -165,7 +166,6 @@ class WatermarkTracker:
             isinstance(k, tuple) for k in specs) else dict(specs or {})
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._state: dict[tuple[str, str], _State] = {k: _State() for k in self.specs}
         self._dirty: set[tuple[str, str]] = set()
         self._types: dict[int, PgType] | None = None
@@ -247,15 +247,10 @@ class WatermarkTracker:
 
     # -- running ------------------------------------------------------------
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="mirror-watermark", daemon=True)
-        self._thread.start()
+        self._start_loop("mirror-watermark")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._stop_loop()
         with self._lock:
             self._close()
 

@@ -918,11 +918,11 @@ class Executor:
 
         if route.sql is None:
             raise federated.refusal(self.server.federation, route)
-        want = len(stmt.described[0]) if stmt.described else len(route.params)
+        oids = stmt.described[0]         # the origin's ParameterDescription of the shadow (at Parse)
+        want = len(oids)
         if len(m.params) != want:
             raise PgError(f"bind message supplies {len(m.params)} parameters, but prepared statement "
                           f"\"{m.statement}\" requires {want}", sqlstate=c.PROTOCOL_VIOLATION)
-        oids = stmt.described[0] if stmt.described else federated.param_oids(route, stmt.param_types)
         tz = s.context().timezone
         out = []
         for i, v in enumerate(m.params):

@@ -30,20 +30,12 @@ import time
 
 from .errors import PgError
 from .wire import codes as c
-from .wire.messages import Field
 
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "HV00N"
 UNDEFINED_TABLE = "42P01"
 IN_FAILED_TRANSACTION = "25P02"
-
-# Postgres type names of Route.columns -> (OID, typlen)
-TYPES = {"bool": (16, 1), "bytea": (17, -1), "int8": (20, 8), "int2": (21, 2), "int4": (23, 4),
-         "text": (25, -1), "json": (114, -1), "float4": (700, 4), "float8": (701, 8),
-         "bpchar": (1042, -1), "varchar": (1043, -1), "date": (1082, 4), "time": (1083, 8),
-         "timestamp": (1114, 8), "timestamptz": (1184, 8), "interval": (1186, 16),
-         "numeric": (1700, -1), "uuid": (2950, 16), "jsonb": (3802, -1), "unknown": (25, -1)}
 
 
 class OriginRejected(PgError):
@@ -113,15 +105,6 @@ def refusal(fed, route) -> PgError:
     return PgError(f"pgaccel cannot run this query across sources ({route.reason}): {route.detail}",
                    sqlstate=c.FEATURE_NOT_SUPPORTED,
                    hint="A query naming a source table runs in DuckDB; see EXPLAIN (ROUTE).")
-
-
-def param_oids(route, declared=()) -> tuple[int, ...]:
-    """ParameterDescription: what the client declared, else what the planner assumed."""
-    out = []
-    for i, p in enumerate(route.params):
-        d = declared[i] if i < len(declared) else 0
-        out.append(d or TYPES.get(p, (25, 0))[0])
-    return tuple(out)
 
 
 async def relisted(ex, s, sql: str, route):

@@ -20,7 +20,6 @@ from decimal import Decimal  # noqa: F401
 import psycopg
 import pytest
 import sqlglot
-from psycopg import pq
 from psycopg.types.json import Jsonb  # noqa: F401
 from sqlglot import exp
 
@@ -122,7 +121,3 @@ def test_query_across_a_source_is_identical_or_refused(fed_conns, area, title, s
 def test_the_rewrite_names_tables_but_not_ctes():
     _plain, got = federated("WITH x AS (SELECT id FROM orders) SELECT * FROM x JOIN customers c ON c.id = x.id")
     assert "src.orders" in got and "src.customers" in got and "src.x" not in got
-
-
-def test_pq_is_importable_for_the_runner():
-    assert pq.ExecStatus.TUPLES_OK
